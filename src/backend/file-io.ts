@@ -45,7 +45,7 @@ function fileSaveHandler(tf: Tf, uri: string): tfjs.io.IOHandler {
       if (artifacts.modelInitializer !== undefined) modelJSON.modelInitializer = artifacts.modelInitializer
       await storage.writeFile(join(directory, WEIGHTS_BIN), weights)
       await storage.writeFile(join(directory, MODEL_JSON), JSON.stringify(modelJSON))
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(modelJSON) }
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) }
     },
   }
 }

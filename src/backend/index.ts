@@ -48,6 +48,11 @@ async function select(list: readonly BackendCandidate[], forced: string | undefi
       continue
     }
     await tf.ready()
+    if (tf.getBackend() === 'cpu') {
+      // The CPU backend prints a banner advising tfjs-node on its first tensor; Malt reports
+      // the backend itself (`malt doctor`), so the banner is noise in every CLI run and test.
+      ;(tf.backend() as unknown as { firstUse?: boolean }).firstUse = false
+    }
     // tfjs-node registers its own file:// handler; the other backends get Malt's.
     if (!loaded.hasFileHandler) registerFileHandlers(tf)
     return { name: tf.getBackend(), provider: candidate.provider, tfjsVersion: tf.version.tfjs, tried }
