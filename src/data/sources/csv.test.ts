@@ -1,0 +1,131 @@
+// Tests of the csv() source: type inference, quoting, options, and how malformed rows are
+// thrown or skipped with file:line, on real files in a temp directory.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MaltError } from '../../errors.js'
+import { newReadStats } from '../types.js'
+import { csv, inferCsvSchema } from './csv.js'
+
+let dir: string
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'malt-'))
+})
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+function file(name: string, text: string): string {
+  const path = join(dir, name)
+  writeFileSync(path, text)
+  return path
+}
+
+test('infers integer, number, boolean and string columns; empty fields are null', async () => {
+  const path = file('types.csv', 'id,score,ok,city,none\n1,2.5,true,Oslo,\n2,,FALSE,,\n-3,1e3,false,42,\n')
+  const rows = await csv(path).toArray()
+  assert.deepEqual(rows, [
+    { id: 1, score: 2.5, ok: true, city: 'Oslo', none: null },
+    { id: 2, score: null, ok: false, city: null, none: null },
+    { id: -3, score: 1000, ok: false, city: '42', none: null },
+  ])
+  const schema = await inferCsvSchema(path)
+  assert.deepEqual(schema.columns, [
+    { name: 'id', type: 'integer' },
+    { name: 'score', type: 'number' },
+    { name: 'ok', type: 'boolean' },
+    { name: 'city', type: 'string' },
+    { name: 'none', type: 'string' },
+  ])
+  assert.equal(schema.rowsSampled, 3)
+})
+
+test('quoted fields hold delimiters, newlines and doubled quotes; line numbers stay right', async () => {
+  const path = file('quotes.csv', 'a,b\n"x, y","line1\nline2"\n"say ""hi""",z\n1,2,3\n')
+  const stats = newReadStats()
+  const rows = await csv(path, { onError: 'skip', stats }).toArray()
+  assert.deepEqual(rows, [
+    { a: 'x, y', b: 'line1\nline2' },
+    { a: 'say "hi"', b: 'z' },
+  ])
+  assert.deepEqual(stats.skipped, [`${path}:5: expected 2 fields, found 3`])
+})
+
+test('header: false names columns col0..; delimiter and column types are options', async () => {
+  const path = file('tabs.tsv', '1\t007\n2\t010\n')
+  assert.deepEqual(await csv(path, { header: false, delimiter: '\t' }).toArray(), [
+    { col0: 1, col1: 7 },
+    { col0: 2, col1: 10 },
+  ])
+  assert.deepEqual(await csv(path, { header: false, delimiter: '\t', columns: { col1: 'string' } }).toArray(), [
+    { col0: 1, col1: '007' },
+    { col0: 2, col1: '010' },
+  ])
+  assert.throws(() => csv(path, { delimiter: ',,' }), { code: 'CSV_BAD_OPTION' })
+  await assert.rejects(csv(path, { columns: { nope: 'string' } }).toArray(), /columns names "nope", which .* does not have/)
+})
+
+test('a row with the wrong number of fields throws naming file and line', async () => {
+  const path = file('data.csv', 'a,b,c\n1,2,3\n\n4,5,6,7\n')
+  await assert.rejects(csv(path).toArray(), (error: MaltError) => {
+    assert.equal(error.code, 'CSV_BAD_ROW')
+    assert.equal(error.message, `${path}:4: expected 3 fields, found 4`)
+    assert.deepEqual(error.location, { file: path, line: 4 })
+    return true
+  })
+})
+
+test("onError 'skip' skips and counts bad rows, and a new pass resets the counts", async () => {
+  const path = file('skip.csv', 'a,b\n1,2\n3\n4,5\n6,x\n7,8\n')
+  const stats = newReadStats()
+  const data = csv(path, { onError: 'skip', stats, inferRows: 2 })
+  assert.deepEqual(await data.toArray(), [{ a: 1, b: 2 }, { a: 4, b: 5 }, { a: 7, b: 8 }])
+  assert.equal(stats.rowsRead, 3)
+  assert.equal(stats.rowsSkipped, 2)
+  assert.match(stats.skipped[0], /skip\.csv:3: expected 2 fields, found 1/)
+  assert.match(stats.skipped[1], /skip\.csv:5: column "b": expected an integer/)
+  await data.toArray()
+  assert.equal(stats.rowsRead, 3)
+  assert.equal(stats.skipped.length, 2)
+})
+
+test('a value of the wrong type after the inference rows throws naming line and column', async () => {
+  const lines = ['n']
+  for (let i = 0; i < 10; i++) lines.push(String(i))
+  lines.push('ten')
+  const path = file('late.csv', `${lines.join('\n')}\n`)
+  await assert.rejects(csv(path, { inferRows: 5 }).toArray(), (error: MaltError) => {
+    assert.equal(error.code, 'CSV_BAD_VALUE')
+    assert.match(error.message, /late\.csv:12: column "n": expected an integer \(inferred from the first rows\), received "ten"/)
+    assert.equal(error.location?.field, 'n')
+    return true
+  })
+  assert.equal((await csv(path, { inferRows: 20 }).toArray())[10].n, 'ten')
+})
+
+test('an unterminated quote throws naming the line where its record starts', async () => {
+  const path = file('open.csv', 'a,b\n1,2\n3,"never closed\n5,6\n')
+  await assert.rejects(csv(path).toArray(), (error: MaltError) => {
+    assert.equal(error.code, 'CSV_BAD_ROW')
+    assert.match(error.message, /open\.csv:3: unterminated quote/)
+    return true
+  })
+  const stats = newReadStats()
+  assert.deepEqual(await csv(path, { onError: 'skip', stats }).toArray(), [{ a: 1, b: 2 }])
+  assert.equal(stats.rowsSkipped, 1)
+})
+
+test('a duplicate header name, a missing file and an empty file', async () => {
+  await assert.rejects(csv(file('dup.csv', 'a,a\n1,2\n')).toArray(), /dup\.csv:1: column "a" appears twice/)
+  await assert.rejects(csv(join(dir, 'missing.csv')).toArray(), { code: 'STORAGE_NOT_FOUND' })
+  assert.deepEqual(await csv(file('empty.csv', '')).toArray(), [])
+})
+
+test('streams: take() stops early, and the data set can be read again', async () => {
+  const lines = ['i,x']
+  for (let i = 0; i < 50_000; i++) lines.push(`${i},${i / 2}`)
+  const data = csv(file('big.csv', `${lines.join('\n')}\n`))
+  assert.deepEqual(await data.take(2).toArray(), [{ i: 0, x: 0 }, { i: 1, x: 0.5 }])
+  assert.equal(await data.count(), 50_000)
+  assert.equal(await data.count(), 50_000)
+})
