@@ -20,9 +20,9 @@ before(async () => {
   out.write('id,x,y,name,label\n')
   for (let i = 0; i < ROWS; i++) {
     const line = `${i},${(i * 0.37) % 101},${Math.sin(i).toFixed(6)},"item, number ${i % 997}",${i % 10}\n`
-    if (!out.write(line)) await new Promise((resolve) => out.once('drain', resolve))
+    if (!out.write(line)) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
   }
-  await new Promise((resolve) => out.end(resolve))
+  await new Promise<void>((resolve) => out.end(() => resolve()))
 })
 after(() => rmSync(dir, { recursive: true, force: true }))
 

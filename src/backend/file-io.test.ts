@@ -21,7 +21,7 @@ test('a Layers model saves to file:// and loads back with the same predictions',
   model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' })
   const target = join(dir, 'layers')
   const result = await model.save(`file://${target}`)
-  assert.ok(result.modelArtifactsInfo.weightDataBytes > 0)
+  assert.ok((result.modelArtifactsInfo.weightDataBytes ?? 0) > 0)
   assert.deepEqual(readdirSync(target).sort(), ['model.json', 'weights.bin'])
   const json = JSON.parse(readFileSync(join(target, 'model.json'), 'utf8'))
   assert.deepEqual(json.weightsManifest[0].paths, ['weights.bin'])

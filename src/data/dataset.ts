@@ -141,17 +141,18 @@ export class Dataset<T> implements AsyncIterable<T> {
     if (count !== undefined && (!Number.isInteger(count) || count < 0)) {
       throw new MaltError('DATASET_BAD_ARGUMENT', `repeat: expected count to be a non-negative integer, received ${describeValue(count)}`)
     }
-    const self = this
-    return Dataset.fromGenerator(async function* () {
-      for (let pass = 0; count === undefined || pass < count; pass++) {
-        let rows = 0
-        for await (const row of self) {
-          rows++
-          yield row
-        }
-        if (rows === 0) return // An empty dataset repeated forever is still empty.
+    return Dataset.fromGenerator(() => this.passes(count))
+  }
+
+  private async *passes(count: number | undefined): AsyncGenerator<T> {
+    for (let pass = 0; count === undefined || pass < count; pass++) {
+      let rows = 0
+      for await (const row of this) {
+        rows++
+        yield row
       }
-    })
+      if (rows === 0) return // An empty dataset repeated forever is still empty.
+    }
   }
 
   /** The first `count` rows; stops reading the source after them. */

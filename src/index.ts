@@ -1,0 +1,11 @@
+// Malt's public API. Importing it selects the TF.js backend (top-level await), so `tf` is
+// ready to use: `import { tf, data } from 'malt'`.
+import { ready } from './backend/index.js'
+
+export { tf, ready, type BackendInfo } from './backend/index.js'
+export * as data from './data/index.js'
+export { Dataset } from './data/dataset.js'
+export * as storage from './storage/index.js'
+export { MaltError, type ErrorLocation } from './errors.js'
+
+await ready()
