@@ -2,6 +2,7 @@
 // `tf` from here. Order: @tensorflow/tfjs-node when the user installed it, then Malt's
 // native oneDNN kernels when built, else the pure-JavaScript CPU backend.
 import * as tfjs from '@tensorflow/tfjs'
+import { MaltError } from '../errors.js'
 import { registerFileHandlers } from './file-io.js'
 import { candidates, type BackendCandidate } from './candidates.js'
 
@@ -27,11 +28,12 @@ let selection: Promise<BackendInfo> | undefined
  * times; later calls return the first result. `MALT_BACKEND=cpu` forces a candidate.
  */
 export function ready(): Promise<BackendInfo> {
-  selection ??= select(candidates, process.env.MALT_BACKEND)
+  selection ??= selectBackend(candidates, process.env.MALT_BACKEND)
   return selection
 }
 
-async function select(list: readonly BackendCandidate[], forced: string | undefined): Promise<BackendInfo> {
+/** Tries `list` in order and switches TF.js to the first that loads (exported for tests). */
+export async function selectBackend(list: readonly BackendCandidate[], forced: string | undefined): Promise<BackendInfo> {
   const tried: BackendInfo['tried'] = []
   for (const candidate of list) {
     if (forced && candidate.backendName !== forced && candidate.provider !== forced) {
@@ -57,5 +59,5 @@ async function select(list: readonly BackendCandidate[], forced: string | undefi
     if (!loaded.hasFileHandler) registerFileHandlers(tf)
     return { name: tf.getBackend(), provider: candidate.provider, tfjsVersion: tf.version.tfjs, tried }
   }
-  throw new Error(`No TF.js backend could be initialised: ${tried.map((t) => `${t.provider}: ${t.reason}`).join('; ')}`)
+  throw new MaltError('BACKEND_NONE', `No TF.js backend could be initialised: ${tried.map((t) => `${t.provider}: ${t.reason}`).join('; ')}`)
 }

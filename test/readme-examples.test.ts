@@ -1,0 +1,50 @@
+// The README's library examples, run as a user would write them: through the package
+// entry point `malt` (dist/, as installed), on real data.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { tf, data, Dataset } from 'malt'
+
+let dir: string
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'malt-readme-'))
+})
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+test("import { tf, data } from 'malt': train on Fashion-MNIST, save and load back", async () => {
+  assert.equal(tf.getBackend(), 'cpu', 'the backend is selected at import')
+  const train = data.fashionMnist({ split: 'train' }).take(1024)
+  const batches = train.shuffle(1024, 42).batch(64).prefetch(2)
+  const model = tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [784], units: 32, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })],
+  })
+  model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] })
+  const history = await model.fitDataset(data.toTfDataset(batches, { features: 'image', label: 'label', oneHot: 10 }), { epochs: 2, verbose: 0 })
+  const losses = history.history.loss as number[]
+  assert.ok(losses[1] < losses[0], `loss ${losses[0]} → ${losses[1]}`)
+  await model.save(`file://${dir}/my-model`)
+  const again = await tf.loadLayersModel(`file://${dir}/my-model/model.json`)
+  const x = tf.ones([1, 784])
+  assert.deepEqual((again.predict(x) as typeof x).arraySync(), (model.predict(x) as typeof x).arraySync())
+  assert.ok(Dataset === data.Dataset)
+})
+
+test('the README pipeline: impute, assemble, scale, save, load', async () => {
+  const csvPath = join(dir, 'train.csv')
+  writeFileSync(csvPath, 'age,income\n30,50000\n,62000\n50,\n40,58000\n')
+  const prep = new data.Pipeline([
+    new data.Imputer({ inputCol: ['age', 'income'], strategy: 'median' }),
+    new data.VectorAssembler({ inputCols: ['age', 'income'], outputCol: 'features' }),
+    new data.StandardScaler({ inputCol: 'features' }),
+  ])
+  await prep.fit(data.csv(csvPath))
+  await prep.save(join(dir, 'prep.json'))
+  const same = await data.Pipeline.load(join(dir, 'prep.json'))
+  const row = { age: null, income: 58000 }
+  const out = same.transform(row).features as Float32Array
+  assert.deepEqual(Array.from(out), Array.from(prep.transform(row).features as Float32Array))
+  // age imputed with the median (40) equals the mean of the imputed column: centred to 0.
+  assert.ok(Math.abs(out[0]) < 1e-6, `scaled imputed age ${out[0]}`)
+})
