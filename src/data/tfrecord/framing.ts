@@ -6,7 +6,7 @@ import { pipeline, type Readable } from 'node:stream'
 import { MaltError, describeValue } from '../../errors.js'
 import { resolvePath, type AtomicWriter, type ResolvedPath } from '../../storage/index.js'
 import type { OnError, ReadStats } from '../types.js'
-import { formatCrc, maskedCrc32c } from './crc32c.js'
+import { formatCrc, maskedCrc32c, maskedCrc32c8 } from './crc32c.js'
 
 /** Compression of a whole TFRecord file, as TF's `TFRecordOptions` (`''`, `'GZIP'`, `'ZLIB'`). */
 export type TfRecordCompression = 'none' | 'gzip' | 'zlib'
@@ -166,7 +166,7 @@ export class RecordParser {
     const hi = readU32(buf, pos + 4)
     if (this.verify) {
       const stored = readU32(buf, pos + 8)
-      const computed = maskedCrc32c(buf, pos, pos + 8)
+      const computed = maskedCrc32c8(buf, pos)
       if (stored !== computed) {
         let message = `length CRC mismatch (stored ${formatCrc(stored)}, computed ${formatCrc(computed)})`
         if (this.offset === 0 && buf[pos] === 0x1f && buf[pos + 1] === 0x8b) {

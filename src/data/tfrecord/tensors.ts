@@ -6,6 +6,7 @@ import { resolvePath } from '../../storage/index.js'
 import type { ReadStats } from '../types.js'
 import { walkEntries } from './example.js'
 import { checkRecordReadOptions, expandRecordFiles, recordError, scanRecords, type RecordReadOptions } from './framing.js'
+import { LayoutCache } from './layout.js'
 import { NameTable, WireReader } from './wire.js'
 
 /** Options of {@link readTfRecordTensors}. */
@@ -84,14 +85,18 @@ class TensorReader {
   private labels = new Float32Array(0)
   private featureBytes = new Uint8Array(0)
   private labelBytes = new Uint8Array(0)
+  private featureView = new DataView(new ArrayBuffer(0))
+  private labelView = new DataView(new ArrayBuffer(0))
+  private readonly layouts = new LayoutCache()
+  private readonly slotOfKey = (start: number, end: number, entry: number): number => this.slotOf(start, end, entry)
   /** Per slot: the stamp of the record that last had it, and its Feature's byte range. */
   private readonly seen: Int32Array
   private readonly starts: Int32Array
   private readonly ends: Int32Array
   private stamp = 0
   /** Per feature slot: its byte offset in a row, and its size in bytes. */
-  private rowOffsets = new Int32Array(0)
-  private rowBytes = new Int32Array(0)
+  rowOffsets = new Int32Array(0)
+  rowBytes = new Int32Array(0)
   /** The name (up to KEY_STRIDE bytes) and slot seen at each entry position last record. */
   private keyBytes = new Uint8Array(0)
   private keyLengths = new Int32Array(0)
@@ -99,7 +104,7 @@ class TensorReader {
   private entry = 0
 
   constructor(
-    private readonly featureCount: number,
+    readonly featureCount: number,
     private readonly slots: Map<string, number>,
     private readonly hasLabel: boolean,
     private readonly stats: ReadStats | undefined,
@@ -136,12 +141,17 @@ class TensorReader {
   }
 
   private record(buf: Uint8Array, start: number, end: number): void {
+    if (this.rows === this.capacity && this.width >= 0) this.grow()
+    const reader = this.reader.reset(buf, start, end)
+    // Most records repeat a known layout: check its bytes, copy the values, done.
+    if (this.layouts.apply(reader, start, end, this.featureView, this.rows * this.width * 4, this.labelView, this.rows * 4)) {
+      this.rows++
+      return
+    }
     this.stamp++
     this.entry = 0
-    if (this.rows === this.capacity && this.width >= 0) this.grow()
     const first = this.width < 0
-    this.reader.reset(buf, start, end)
-    if (first || !this.fastRecord(buf, start, end)) walkEntries(this.reader, this.onEntry)
+    if (first || !this.fastRecord(buf, start, end)) walkEntries(reader, this.onEntry)
     for (let slot = 0; slot < this.seen.length; slot++) {
       if (this.seen[slot] !== this.stamp || this.starts[slot] < 0) throw new MaltError('TFRECORD_MISSING_FEATURE', `feature ${describeValue(this.nameOf(slot))} is missing`)
     }
@@ -149,6 +159,7 @@ class TensorReader {
       this.firstRecord(end - start)
       for (let slot = 0; slot < this.seen.length; slot++) this.copySlot(slot)
     }
+    if (this.layouts.learning) this.layouts.learn(reader, start, end, this, this.slotOfKey)
     this.rows++
   }
 
@@ -279,6 +290,8 @@ class TensorReader {
     this.featureBytes = new Uint8Array(this.features.buffer)
     this.labels = new Float32Array(this.hasLabel ? rows : 0)
     this.labelBytes = new Uint8Array(this.labels.buffer)
+    this.featureView = new DataView(this.features.buffer)
+    this.labelView = new DataView(this.labels.buffer)
   }
 
   /** Copies the values of `slot` to `out[at...]`, checking that there are `width` of them. */
