@@ -31,16 +31,6 @@ export class MaltError extends Error {
   }
 }
 
-/** Formats a location as `file:line`, `file @ byte N` or `field "x"` for messages. */
-export function formatLocation(location: ErrorLocation): string {
-  const parts: string[] = []
-  if (location.file !== undefined) {
-    parts.push(location.line !== undefined ? `${location.file}:${location.line}` : location.file)
-  }
-  if (location.offset !== undefined) parts.push(`byte offset ${location.offset}`)
-  if (location.field !== undefined) parts.push(`field "${location.field}"`)
-  return parts.join(', ')
-}
 
 /** Renders any value for an error message: short, quoted strings, JSON for the rest. */
 export function describeValue(value: unknown): string {

@@ -39,6 +39,10 @@ test('malt doctor reports node, tfjs, the backend and the services as they reall
   const off = await runMalt(['doctor'], { env: { REDIS_URL: 'redis://127.0.0.1:1' } })
   assert.equal(off.code, 0)
   assert.match(off.stdout, /✗ Redis redis:\/\/127\.0\.0\.1:1 \(from env\): not reachable — 127\.0\.0\.1:1: connect ECONNREFUSED/)
+  // A malformed setting is reported, not a crash.
+  const garbage = await runMalt(['doctor'], { env: { REDIS_URL: 'garbage' } })
+  assert.equal(garbage.code, 0, garbage.stderr)
+  assert.match(garbage.stdout, /✗ Redis garbage \(from env\): not reachable — "garbage" is not a valid URL/)
 })
 
 test('malt data convert streams CSV → TFRecord → JSONL → CSV without losing values', async () => {
@@ -85,4 +89,47 @@ test('user errors print one line naming the file, exit 1, and leave no partial o
   assert.equal(skipped.code, 0, skipped.stderr)
   assert.match(skipped.stdout, /wrote 2 rows/)
   assert.match(skipped.stderr, /skipped 1 malformed rows:\n.*bad\.csv:3/)
+})
+
+test('convert keeps one kind per TFRecord feature and every column of ragged rows', async () => {
+  const jsonlPath = join(dir, 'ragged.jsonl')
+  writeFileSync(jsonlPath, '{"x":1,"tag":"a"}\n{"x":2.5}\n{"x":3,"extra":true}\n')
+  const tfrecordPath = join(dir, 'ragged.tfrecord')
+  const toTfRecord = await runMalt(['data', 'convert', jsonlPath, tfrecordPath])
+  assert.equal(toTfRecord.code, 0, toTfRecord.stderr)
+  const { tfrecordRecords } = await import('../src/data/sources/tfrecord.js')
+  const { decodeExample } = await import('../src/data/tfrecord/example.js')
+  const kinds = (await tfrecordRecords(tfrecordPath).toArray()).map((record) => decodeExample(record).x?.kind)
+  // x holds 1, 2.5 and 3: every record stores it as a float list, none as int64.
+  assert.deepEqual(kinds, ['float', 'float', 'float'])
+
+  const csvPath = join(dir, 'ragged.csv')
+  const toCsv = await runMalt(['data', 'convert', jsonlPath, csvPath])
+  assert.equal(toCsv.code, 0, toCsv.stderr)
+  assert.equal(readFileSync(csvPath, 'utf8'), 'x,tag,extra\n1,a,\n2.5,,\n3,,true\n')
+})
+
+test('convert --on-error skip also applies to CSV → TFRecord; .tfrecords.gz is gzip', async () => {
+  const bad = join(dir, 'bad2.csv')
+  writeFileSync(bad, 'a,b\n1,2\n3\n4,5\n')
+  const out = join(dir, 'bad2.tfrecords.gz')
+  const run = await runMalt(['data', 'convert', bad, out, '--on-error', 'skip'])
+  assert.equal(run.code, 0, run.stderr)
+  assert.match(run.stdout, /wrote 2 rows/)
+  const back = join(dir, 'bad2.jsonl')
+  assert.equal((await runMalt(['data', 'convert', out, back])).code, 0)
+  assert.deepEqual(readFileSync(back, 'utf8').trim().split('\n').map((line) => JSON.parse(line)), [{ a: 1, b: 2 }, { a: 4, b: 5 }])
+})
+
+test('a directory where a file is expected is a one-line error, not a stack trace', async () => {
+  const { mkdirSync } = await import('node:fs')
+  mkdirSync(join(dir, 'folder.csv'))
+  const input = await runMalt(['data', 'convert', join(dir, 'folder.csv'), join(dir, 'y.jsonl')])
+  assert.equal(input.code, 1)
+  assert.match(input.stderr, /^malt: error: .*folder\.csv is a directory; expected a file path to read\n$/)
+  writeFileSync(join(dir, 'ok.csv'), 'a\n1\n')
+  mkdirSync(join(dir, 'taken.jsonl'))
+  const output = await runMalt(['data', 'convert', join(dir, 'ok.csv'), join(dir, 'taken.jsonl')])
+  assert.equal(output.code, 1)
+  assert.match(output.stderr, /^malt: error: .*taken\.jsonl is a directory; expected a file path to write\n$/)
 })

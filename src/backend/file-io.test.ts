@@ -80,3 +80,14 @@ test('loading a missing or broken model.json says which file', async () => {
   writeFileSync(join(broken, 'model.json'), '{"modelTopology": ')
   await assert.rejects(tf.loadLayersModel(`file://${broken}/model.json`), /broken\/model.json is not a valid model.json/)
 })
+
+test('a model.json naming weights outside its directory is refused', async () => {
+  const { mkdirSync } = await import('node:fs')
+  const evil = join(dir, 'evil')
+  mkdirSync(evil)
+  writeFileSync(join(dir, 'secret.bin'), Buffer.alloc(8))
+  const topology = JSON.parse(readFileSync(join(dir, 'layers', 'model.json'), 'utf8'))
+  topology.weightsManifest[0].paths = ['../secret.bin']
+  writeFileSync(join(evil, 'model.json'), JSON.stringify(topology))
+  await assert.rejects(tf.loadLayersModel(`file://${evil}/model.json`), /weight file "\.\.\/secret\.bin" is outside the model directory/)
+})

@@ -2,7 +2,8 @@
 // dir/model.json + dir/weights.bin, and `tf.loadLayersModel` / `tf.loadGraphModel` read
 // `file://dir/model.json` with any number of weight shards. Paths go through `src/storage`.
 import type * as tfjs from '@tensorflow/tfjs'
-import { join, dirname } from 'node:path'
+// Storage paths are URL-like (`/`-separated) on every scheme, hence posix joins.
+import { posix } from 'node:path'
 import { MaltError } from '../errors.js'
 import { resolvePath } from '../storage/index.js'
 
@@ -10,6 +11,8 @@ type Tf = typeof tfjs
 type ModelArtifacts = tfjs.io.ModelArtifacts
 type ModelJSON = tfjs.io.ModelJSON
 type WeightsManifestConfig = tfjs.io.WeightsManifestConfig
+
+const { join, dirname, normalize, isAbsolute } = posix
 
 const MODEL_JSON = 'model.json'
 const WEIGHTS_BIN = 'weights.bin'
@@ -77,7 +80,14 @@ function fileLoadHandler(tf: Tf, uri: string): tfjs.io.IOHandler {
         const shards: ArrayBuffer[] = []
         for (const group of manifest) {
           for (const shard of group.paths) {
-            shards.push(toArrayBuffer(await storage.readFile(join(directory, shard))))
+            // A weight path must stay inside the model directory: model.json may come from anyone.
+            const relative = normalize(shard)
+            if (isAbsolute(relative) || relative.startsWith('..')) {
+              throw new MaltError('MODEL_BAD_WEIGHT_PATH', `${jsonPath}: weight file ${JSON.stringify(shard)} is outside the model directory`, {
+                location: { file: jsonPath },
+              })
+            }
+            shards.push(toArrayBuffer(await storage.readFile(join(directory, relative))))
           }
         }
         return [specs, tf.io.CompositeArrayBuffer.join(shards)]

@@ -1,7 +1,7 @@
 // The `malt` command line: builds the commander program from one file per command and
 // turns user errors (MaltError) into a one-line message and a non-zero exit, no stack trace.
 import { Command, CommanderError } from 'commander'
-import { MaltError, formatLocation } from '../errors.js'
+import { MaltError } from '../errors.js'
 import { registerDoctor } from './commands/doctor.js'
 import { registerQuickstart } from './commands/quickstart.js'
 import { registerData } from './commands/data.js'
@@ -37,9 +37,8 @@ function reportError(error: unknown): number {
     return error.exitCode
   }
   if (error instanceof MaltError) {
-    const where = error.location ? formatLocation(error.location) : ''
-    const prefix = where && !error.message.includes(where) ? `${where}: ` : ''
-    process.stderr.write(`malt: error: ${prefix}${error.message}\n`)
+    // Messages name their own location (file:line, byte offset, column); print them as they are.
+    process.stderr.write(`malt: error: ${error.message}\n`)
     if (process.env.MALT_DEBUG) process.stderr.write(`${error.stack}\n`)
     return 1
   }

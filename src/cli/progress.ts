@@ -44,3 +44,30 @@ export function startProgress(label: string, total: number, fields: string[] = [
     stop() {},
   }
 }
+
+/** A running count for streams of unknown length (rows converted so far). */
+export interface ProgressCounter {
+  update: (done: number) => void
+  stop(): void
+}
+
+/** On a terminal, rewrites one stderr line with the count (at most every 200 ms); elsewhere silent. */
+export function startCounter(label: string): ProgressCounter {
+  if (!process.stderr.isTTY) return { update: () => undefined, stop: () => undefined }
+  let last = 0
+  let shown = false
+  let count = 0
+  return {
+    update: (done) => {
+      count = done
+      const now = Date.now()
+      if (now - last < 200) return
+      last = now
+      shown = true
+      process.stderr.write(`\r${label}: ${done.toLocaleString('en-US')} rows`)
+    },
+    stop: () => {
+      if (shown) process.stderr.write(`\r${label}: ${count.toLocaleString('en-US')} rows, done\n`)
+    },
+  }
+}

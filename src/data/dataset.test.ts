@@ -47,6 +47,17 @@ test('shuffle is a permutation, deterministic for a seed, different across seeds
   assert.ok(full.slice(0, 50).some((x) => x > 250))
 })
 
+test('shuffle gives each pass (epoch) a new order, the same sequence of orders for a seed', async () => {
+  const shuffled = Dataset.fromArray(range(100)).shuffle(100, 5)
+  const epochs = [await shuffled.toArray(), await shuffled.toArray()]
+  assert.notDeepEqual(epochs[0], epochs[1])
+  const again = Dataset.fromArray(range(100)).shuffle(100, 5)
+  assert.deepEqual([await again.toArray(), await again.toArray()], epochs)
+  const fixed = Dataset.fromArray(range(100)).shuffle(100, 5, { reshuffleEachIteration: false })
+  assert.deepEqual(await fixed.toArray(), await fixed.toArray())
+  assert.throws(() => Dataset.fromArray([1]).shuffle(10, 1.5), /shuffle: expected seed to be a non-negative integer, received 1.5/)
+})
+
 test('shards are disjoint and their union is the whole data set', async () => {
   const data = Dataset.fromArray(range(103))
   const shards = await Promise.all([0, 1, 2, 3].map((i) => data.shard(i, 4).toArray()))
@@ -111,4 +122,13 @@ test('bad arguments are rejected with what was expected and received', () => {
   assert.throws(() => data.shuffle(1.5), /shuffle: expected bufferSize to be a positive integer, received 1.5/)
   assert.throws(() => data.take(-1), /take: expected count to be a non-negative integer, received -1/)
   assert.throws(() => data.prefetch(0), /prefetch/)
+})
+
+test('prefetch answers concurrent next() calls in order (as tf.data prefetch makes them)', async () => {
+  const iterator = Dataset.fromArray(range(10)).prefetch(2)[Symbol.asyncIterator]()
+  const results = await Promise.all(range(12).map(() => iterator.next()))
+  assert.deepEqual(
+    results.map((result) => (result.done ? 'done' : result.value)),
+    [...range(10), 'done', 'done'],
+  )
 })

@@ -2,6 +2,7 @@
 // Dataset; nothing is read until iteration, and iterating twice reads the source twice.
 import { MaltError, describeValue } from '../errors.js'
 import { SeededRandom } from '../util/random.js'
+import { requireInteger } from '../util/checks.js'
 
 /** A function that starts one pass over the data. */
 export type IteratorFactory<T> = () => AsyncIterator<T>
@@ -13,6 +14,15 @@ export interface BatchOptions {
    * @defaultValue false
    */
   dropRemainder?: boolean
+}
+
+/** Options of {@link Dataset.shuffle}. */
+export interface ShuffleOptions {
+  /**
+   * Shuffle differently on each pass over the data (each epoch), as tf.data does.
+   * @defaultValue true
+   */
+  reshuffleEachIteration?: boolean
 }
 
 /**
@@ -97,12 +107,18 @@ export class Dataset<T> implements AsyncIterable<T> {
   /**
    * Shuffles with a buffer of `bufferSize` rows (as tf.data does): each output is drawn at
    * random from the buffer. A buffer at least as large as the data gives a full shuffle.
-   * With a `seed`, every pass gives the same order; without one, each pass differs.
+   * With a `seed` the orders are reproducible: the first pass always gives the same order,
+   * and, as tf.data's `reshuffleEachIteration`, each later pass (epoch) a different but
+   * equally reproducible one. Without a seed every pass differs from run to run.
    */
-  shuffle(bufferSize: number, seed?: number): Dataset<T> {
+  shuffle(bufferSize: number, seed?: number, options: ShuffleOptions = {}): Dataset<T> {
     requirePositiveInteger('shuffle', 'bufferSize', bufferSize)
+    if (seed !== undefined) requireInteger('DATASET_BAD_ARGUMENT', 'shuffle', 'seed', seed, 0)
+    const reshuffle = options.reshuffleEachIteration ?? true
+    let pass = 0
     return this.derive(async function* (source) {
-      const random = new SeededRandom(seed ?? Math.floor(Math.random() * 2 ** 31))
+      const base = seed ?? Math.floor(Math.random() * 2 ** 31)
+      const random = new SeededRandom(reshuffle ? base + 0x9e3779b1 * pass++ : base)
       const buffer: T[] = []
       for await (const row of source) {
         if (buffer.length < bufferSize) {
@@ -130,7 +146,7 @@ export class Dataset<T> implements AsyncIterable<T> {
    */
   shard(index: number, count: number): Dataset<T> {
     requirePositiveInteger('shard', 'count', count)
-    if (!Number.isInteger(index) || index < 0 || index >= count) {
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count) {
       throw new MaltError('DATASET_BAD_ARGUMENT', `shard: expected index to be an integer in [0, ${count}), received ${describeValue(index)}`)
     }
     return this.filter((_row, rowIndex) => rowIndex % count === index)
@@ -205,77 +221,77 @@ export class Dataset<T> implements AsyncIterable<T> {
 }
 
 function requirePositiveInteger(method: string, name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new MaltError('DATASET_BAD_ARGUMENT', `${method}: expected ${name} to be a positive integer, received ${describeValue(value)}`)
-  }
+  requireInteger('DATASET_BAD_ARGUMENT', method, name, value, 1)
 }
 
 function requireNonNegativeInteger(method: string, name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0) {
-    throw new MaltError('DATASET_BAD_ARGUMENT', `${method}: expected ${name} to be a non-negative integer, received ${describeValue(value)}`)
-  }
+  requireInteger('DATASET_BAD_ARGUMENT', method, name, value, 0)
 }
 
 type Settled<T> = { ok: true; result: IteratorResult<T> } | { ok: false; error: unknown }
 
-/** Keeps up to `bufferSize` `next()` results in flight or ready, in order. */
+/**
+ * Reads `source` sequentially, up to `bufferSize` results ahead of the consumer. Concurrent
+ * `next()` calls (tf.data's own prefetch makes them) are answered in call order.
+ */
 function prefetchIterator<T>(source: AsyncIterator<T>, bufferSize: number): AsyncIterator<T> {
   const ready: Settled<T>[] = []
-  let waiting: ((value: Settled<T>) => void) | undefined
+  const waiting: ((item: Settled<T>) => void)[] = []
   let pulling = false
   let finished = false
   let cancelled = false
 
   const deliver = (item: Settled<T>): void => {
-    if (waiting) {
-      const resolve = waiting
-      waiting = undefined
-      resolve(item)
-    } else {
-      ready.push(item)
-    }
+    const resolve = waiting.shift()
+    if (resolve) resolve(item)
+    else ready.push(item)
   }
 
-  // One pull loop at a time: the source is read sequentially, ahead of the consumer.
+  // One pull loop at a time; it runs while consumers wait or the buffer has room.
   const pump = async (): Promise<void> => {
     if (pulling) return
     pulling = true
     try {
-      while (!finished && !cancelled && ready.length < bufferSize) {
+      while (!finished && !cancelled && (waiting.length > 0 || ready.length < bufferSize)) {
         let item: Settled<T>
         try {
           item = { ok: true, result: await source.next() }
         } catch (error) {
           item = { ok: false, error }
         }
-        if (!item.ok || item.result.done) finished = true
         if (cancelled) return
+        if (!item.ok || item.result.done) finished = true
         deliver(item)
       }
     } finally {
       pulling = false
     }
+    // The end (or an error) answers every consumer still waiting.
+    if (finished) while (waiting.length > 0) waiting.shift()!({ ok: true, result: { done: true, value: undefined } })
+  }
+
+  const unwrap = (item: Settled<T>): IteratorResult<T> => {
+    if (!item.ok) throw item.error
+    return item.result
   }
 
   return {
     next: async () => {
-      let item = ready.shift()
-      if (!item) {
-        if (finished) return { done: true, value: undefined }
-        const pending = new Promise<Settled<T>>((resolve) => {
-          waiting = resolve
-        })
+      const item = ready.shift()
+      if (item) {
         void pump()
-        item = await pending
+        return unwrap(item)
       }
+      if (finished) return { done: true, value: undefined }
+      const pending = new Promise<Settled<T>>((resolve) => waiting.push(resolve))
       void pump()
-      if (!item.ok) throw item.error
-      return item.result
+      return unwrap(await pending)
     },
     return: async (value?: unknown) => {
       cancelled = true
       finished = true
       ready.length = 0
+      while (waiting.length > 0) waiting.shift()!({ ok: true, result: { done: true, value: undefined } })
       await source.return?.()
       return { done: true, value: value as T }
     },

@@ -21,6 +21,7 @@ const suffixes: [string, DataFormat][] = [
   ['.tfrecord', 'tfrecord'],
   ['.tfrecords', 'tfrecord'],
   ['.tfrecord.gz', 'tfrecord'],
+  ['.tfrecords.gz', 'tfrecord'],
 ]
 
 const writable: DataFormat[] = ['csv', 'tsv', 'jsonl', 'tfrecord']
@@ -45,6 +46,8 @@ export interface OpenOptions {
   /** @defaultValue 'throw' */
   onError?: OnError
   stats?: ReadStats
+  /** CSV/TSV: rows read to infer column types. @defaultValue 1000 */
+  inferRows?: number
 }
 
 /** A Dataset of rows over a file of any supported format. */
@@ -52,9 +55,9 @@ export function openDataset(uri: string, options: OpenOptions = {}): Dataset<Row
   const format = formatOf(uri)
   switch (format) {
     case 'csv':
-      return csv(uri, { onError: options.onError, stats: options.stats })
+      return csv(uri, { onError: options.onError, stats: options.stats, inferRows: options.inferRows })
     case 'tsv':
-      return csv(uri, { delimiter: '\t', onError: options.onError, stats: options.stats })
+      return csv(uri, { delimiter: '\t', onError: options.onError, stats: options.stats, inferRows: options.inferRows })
     case 'jsonl':
       return jsonl(uri, { onError: options.onError, stats: options.stats })
     case 'parquet':
@@ -71,38 +74,99 @@ export interface ConvertResult {
   rows: number
 }
 
+/** Options of {@link convertFile}. */
+export interface ConvertOptions extends OpenOptions {
+  /** Called with the number of rows written so far (for progress displays). */
+  onRows?: (rows: number) => void
+}
+
+/** Columns in order of first appearance, and the TFRecord list kind each column's values need. */
+interface ColumnScan {
+  columns: string[]
+  kinds: Record<string, TfRecordFeatureType>
+}
+
+function isIntegral(value: unknown): boolean {
+  if (typeof value === 'bigint' || typeof value === 'boolean') return true
+  if (typeof value === 'number') return Number.isInteger(value)
+  if (value instanceof Int8Array || value instanceof Int16Array || value instanceof Int32Array || value instanceof Uint16Array || value instanceof Uint32Array) return true
+  if (value instanceof BigInt64Array || value instanceof BigUint64Array) return true
+  if (Array.isArray(value)) return value.every((item) => typeof item === 'bigint' || (typeof item === 'number' && Number.isInteger(item)))
+  return false
+}
+
+function isText(value: unknown): boolean {
+  return typeof value === 'string' || value instanceof Uint8Array || (Array.isArray(value) && value.every((item) => typeof item === 'string' || item instanceof Uint8Array))
+}
+
 /**
- * Streams every row of `input` into `output`, formats from the extensions. The output file
- * appears only once complete. CSV → TFRecord keeps the CSV's inferred column types (a float
- * column stays float even where a value looks integral).
+ * One streaming pass that finds every column (rows of JSON Lines or TFRecord need not all have
+ * the same keys) and the list kind of each: int64 only if every value is integral, else float.
  */
-export async function convertFile(input: string, output: string, options: OpenOptions = {}): Promise<ConvertResult> {
+async function scanColumns(rows: AsyncIterable<Row>): Promise<ColumnScan> {
+  // undefined: the column was seen, but only empty so far.
+  const kinds = new Map<string, TfRecordFeatureType | undefined>()
+  for await (const row of rows) {
+    for (const [name, value] of Object.entries(row)) {
+      if (value === null || value === undefined || (Array.isArray(value) && value.length === 0)) {
+        if (!kinds.has(name)) kinds.set(name, undefined)
+        continue
+      }
+      const kind: TfRecordFeatureType = isText(value) ? 'bytes' : isIntegral(value) ? 'int64' : 'float'
+      const known = kinds.get(name)
+      if (known === undefined || known === kind || (known === 'int64' && kind === 'float')) kinds.set(name, kind)
+      else if (!(known === 'float' && kind === 'int64')) {
+        throw new MaltError('DATA_MIXED_TYPES', `column "${name}" holds both ${known === 'bytes' ? 'text' : 'numbers'} and ${kind === 'bytes' ? 'text' : 'numbers'}; one TFRecord feature needs one kind`, {
+          location: { field: name },
+        })
+      }
+    }
+  }
+  const known: Record<string, TfRecordFeatureType> = {}
+  for (const [name, kind] of kinds) if (kind !== undefined) known[name] = kind
+  return { columns: [...kinds.keys()], kinds: known }
+}
+
+function counted(rows: Dataset<Row>, onRows: ((rows: number) => void) | undefined): Dataset<Row> {
+  if (!onRows) return rows
+  return rows.map((row, index) => {
+    onRows(index + 1)
+    return row
+  })
+}
+
+/**
+ * Streams every row of `input` into `output`, formats from the extensions; memory stays
+ * bounded. The output file appears only once complete. Reads the input twice when it must
+ * learn the columns first: for CSV output from JSON Lines, Parquet or TFRecord (rows may
+ * differ in their keys), and for TFRecord output (each feature needs one list kind for the
+ * whole file: int64 when every value is integral, float otherwise, bytes for text).
+ */
+export async function convertFile(input: string, output: string, options: ConvertOptions = {}): Promise<ConvertResult> {
   const from = formatOf(input)
   const to = formatOf(output)
   if (!writable.includes(to)) {
     throw new MaltError('DATA_UNWRITABLE_FORMAT', `Cannot write ${to} (${output}); Malt writes ${writable.join(', ')}`, { location: { file: output } })
   }
-  const rows = openDataset(input, options)
+  const open = { onError: options.onError, stats: options.stats, inferRows: options.inferRows }
+  const rows = counted(openDataset(input, open), options.onRows)
+  const textInput = from === 'csv' || from === 'tsv'
   let count: number
   switch (to) {
     case 'csv':
-      count = await writeCsv(output, rows)
+    case 'tsv': {
+      const columns = textInput
+        ? (await inferCsvSchema(input, { delimiter: from === 'tsv' ? '\t' : ',', onError: options.onError, inferRows: options.inferRows })).columns.map((column) => column.name)
+        : (await scanColumns(openDataset(input, open))).columns
+      count = await writeCsv(output, rows, { delimiter: to === 'tsv' ? '\t' : ',', columns })
       break
-    case 'tsv':
-      count = await writeCsv(output, rows, { delimiter: '\t' })
-      break
+    }
     case 'jsonl':
       count = await writeJsonl(output, rows)
       break
     default: {
-      const types: Record<string, TfRecordFeatureType> = {}
-      if (from === 'csv' || from === 'tsv') {
-        const schema = await inferCsvSchema(input, { delimiter: from === 'tsv' ? '\t' : ',' })
-        for (const column of schema.columns) {
-          types[column.name] = column.type === 'number' ? 'float' : column.type === 'string' ? 'bytes' : 'int64'
-        }
-      }
-      count = await writeTfRecord(output, rows, { types, compression: output.toLowerCase().endsWith('.gz') ? 'gzip' : undefined })
+      const { kinds } = await scanColumns(openDataset(input, open))
+      count = await writeTfRecord(output, rows, { types: kinds, compression: output.toLowerCase().endsWith('.gz') ? 'gzip' : undefined })
     }
   }
   return { from, to, rows: count }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { tf, ready } from '../backend/index.js'
 import { Dataset } from './dataset.js'
 import { rowsToTensors, toTfDataset } from './tensors.js'
+import type { Row } from './types.js'
 
 before(async () => {
   await ready()
@@ -47,4 +48,46 @@ test('toTfDataset feeds model.fitDataset and the loss goes down', async () => {
   assert.ok((history.history.acc as number[])[4] > 0.9)
   // Batch tensors are disposed after each step: no growth beyond the optimizer's own state.
   assert.ok(tf.memory().numTensors - before < 20, `tensor count grew by ${tf.memory().numTensors - before}`)
+})
+
+test('bad labels or a wrong featureShape throw before any tensor is made', () => {
+  const before = tf.memory().numTensors
+  for (let i = 0; i < 3; i++) {
+    assert.throws(() => rowsToTensors([{ a: 1, y: 'cat' }], { features: 'a', label: 'y' }), /expected a numeric label/)
+    assert.throws(() => rowsToTensors([{ a: [1, 2, 3], y: 1 }], { features: 'a', label: 'y', featureShape: [2, 2] }), /featureShape \[2, 2\] holds 4 values, but each row has 3/)
+  }
+  assert.equal(tf.memory().numTensors, before)
+})
+
+test('a pass that fitDataset abandons (batchesPerEpoch) is closed when the next pass starts', async () => {
+  let open = 0
+  let opened = 0
+  const source = new Dataset<Row>(() => {
+    open++
+    opened++
+    let index = 0
+    let closed = false
+    const close = (): void => {
+      if (!closed) open--
+      closed = true
+    }
+    return {
+      next: async () => {
+        if (index < 1000) return { done: false, value: { x: index++ % 7, y: index % 2 } }
+        close()
+        return { done: true, value: undefined }
+      },
+      return: async () => {
+        close()
+        return { done: true, value: undefined }
+      },
+    }
+  })
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [1], units: 1, activation: 'sigmoid' })] })
+  model.compile({ optimizer: 'sgd', loss: 'binaryCrossentropy' })
+  const ds = toTfDataset(source.batch(10), { features: 'x', label: 'y' })
+  await model.fitDataset(ds, { epochs: 3, batchesPerEpoch: 2, verbose: 0 })
+  await ds.toArray().then((all) => all.forEach((batch) => tf.dispose(batch)))
+  assert.ok(opened >= 2, `opened ${opened} passes`)
+  assert.equal(open, 0, 'no pass is left open after a final full pass')
 })

@@ -56,27 +56,34 @@ export function rowsToTensors(rows: readonly Row[], options: TensorBatchOptions)
     if (offset !== (rowIndex + 1) * width) throw columnError(columns[columns.length - 1], rowIndex, `row has ${offset - rowIndex * width} feature values, expected ${width}`)
   })
   const shape = options.featureShape ?? [width]
+  if (shape.reduce((product, size) => product * size, 1) !== width) {
+    throw new MaltError('DATA_BAD_SHAPE', `featureShape [${shape.join(', ')}] holds ${shape.reduce((p, n) => p * n, 1)} values, but each row has ${width} feature values`)
+  }
+  // Labels are checked before any tensor exists, so a bad batch leaks nothing.
+  const labels = options.label === undefined ? undefined : readLabels(rows, options.label, options.oneHot)
   const xs = tf.tensor(features, [rows.length, ...shape], 'float32')
-  if (options.label === undefined) return { xs }
-  const label = options.label
-  const labels = rows.map((row, rowIndex) => {
-    const value = row[label]
-    if (typeof value === 'number') return value
-    if (typeof value === 'boolean') return value ? 1 : 0
-    if (typeof value === 'bigint') return Number(value)
-    throw columnError(label, rowIndex, `expected a numeric label, received ${describeValue(value)}`)
-  })
+  if (labels === undefined) return { xs }
   if (options.oneHot !== undefined) {
     const classes = options.oneHot
-    labels.forEach((value, rowIndex) => {
-      if (!Number.isInteger(value) || value < 0 || value >= classes) {
-        throw columnError(label, rowIndex, `expected an integer class in [0, ${classes}) for oneHot, received ${value}`)
-      }
-    })
     const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classes).toFloat())
     return { xs, ys }
   }
   return { xs, ys: tf.tensor2d(labels, [rows.length, 1], 'float32') }
+}
+
+function readLabels(rows: readonly Row[], label: string, oneHot: number | undefined): number[] {
+  return rows.map((row, rowIndex) => {
+    const value = row[label]
+    let number: number
+    if (typeof value === 'number') number = value
+    else if (typeof value === 'boolean') number = value ? 1 : 0
+    else if (typeof value === 'bigint') number = Number(value)
+    else throw columnError(label, rowIndex, `expected a numeric label, received ${describeValue(value)}`)
+    if (oneHot !== undefined && (!Number.isInteger(number) || number < 0 || number >= oneHot)) {
+      throw columnError(label, rowIndex, `expected an integer class in [0, ${oneHot}) for oneHot, received ${number}`)
+    }
+    return number
+  })
 }
 
 /** Maps a dataset of row batches to tensor batches. */
@@ -86,15 +93,25 @@ export function toTensorBatches(batches: Dataset<Row[]>, options: TensorBatchOpt
 
 /**
  * A `tf.data.Dataset` of `{xs, ys}` for `model.fitDataset`, from a dataset of row batches.
- * TF.js disposes each batch's tensors after the step.
+ * TF.js disposes each batch's tensors after the step. TF.js never closes an iterator it
+ * stops early (`batchesPerEpoch`), so starting a new pass closes the previous one: at most
+ * one pass (one open file) is held at a time.
  */
 export function toTfDataset(batches: Dataset<Row[]>, options: TensorBatchOptions): tfjs.data.Dataset<tfjs.TensorContainer> {
-  return tf.data.generator(() => {
+  let current: AsyncIterator<Row[]> | undefined
+  return tf.data.generator(async () => {
+    const previous = current
+    current = undefined
+    await previous?.return?.()
     const iterator = batches[Symbol.asyncIterator]()
+    current = iterator
     return {
       next: async () => {
         const next = await iterator.next()
-        if (next.done) return { done: true, value: undefined }
+        if (next.done) {
+          if (current === iterator) current = undefined
+          return { done: true, value: undefined }
+        }
         const { xs, ys } = rowsToTensors(next.value, options)
         return { done: false, value: ys ? { xs, ys } : { xs } }
       },

@@ -9,11 +9,17 @@ export interface ProbeResult {
   detail: string
 }
 
-/** host and port of a `redis://` or `postgres://` URL, with the protocol's default port. */
-export function hostPort(url: string, defaultPort: number): { host: string; port: number } {
-  const parsed = new URL(url)
-  return { host: parsed.hostname || '127.0.0.1', port: parsed.port ? Number(parsed.port) : defaultPort }
+/** host and port of a `redis://` or `postgres://` URL (default port filled in), or undefined if it is not a URL. */
+export function hostPort(url: string, defaultPort: number): { host: string; port: number } | undefined {
+  try {
+    const parsed = new URL(url)
+    return { host: parsed.hostname || '127.0.0.1', port: parsed.port ? Number(parsed.port) : defaultPort }
+  } catch {
+    return undefined
+  }
 }
+
+const invalidUrl = (url: string): ProbeResult => ({ reachable: false, detail: `${JSON.stringify(url)} is not a valid URL (expected e.g. redis://host:6379)` })
 
 function exchange(host: string, port: number, request: Buffer, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -39,7 +45,9 @@ function exchange(host: string, port: number, request: Buffer, timeoutMs: number
 
 /** Sends a Redis PING (RESP) and expects `+PONG` (or an auth error, which is still Redis). */
 export async function probeRedis(url: string, timeoutMs = 1000): Promise<ProbeResult> {
-  const { host, port } = hostPort(url, 6379)
+  const address = hostPort(url, 6379)
+  if (!address) return invalidUrl(url)
+  const { host, port } = address
   try {
     const reply = (await exchange(host, port, Buffer.from('PING\r\n'), timeoutMs)).toString('latin1')
     if (reply.startsWith('+PONG')) return { reachable: true, detail: `Redis answered PING at ${host}:${port}` }
@@ -52,7 +60,9 @@ export async function probeRedis(url: string, timeoutMs = 1000): Promise<ProbeRe
 
 /** Sends a PostgreSQL SSLRequest; a PostgreSQL server answers one byte, `S` or `N`. */
 export async function probePostgres(url: string, timeoutMs = 1000): Promise<ProbeResult> {
-  const { host, port } = hostPort(url, 5432)
+  const address = hostPort(url, 5432)
+  if (!address) return invalidUrl(url)
+  const { host, port } = address
   const sslRequest = Buffer.alloc(8)
   sslRequest.writeInt32BE(8, 0)
   sslRequest.writeInt32BE(80877103, 4)

@@ -2,7 +2,9 @@
 // drift against a second file, and schema checks (`--schema`) or schema inference.
 import { basename } from 'node:path'
 import type { Command } from 'commander'
-import { MaltError, describeValue } from '../../errors.js'
+import { MaltError } from '../../errors.js'
+import type { OnError } from '../../data/types.js'
+import { integerOption, onErrorOption } from '../options.js'
 import { compareProfiles, type Comparison } from '../../data/profile/drift.js'
 import { renderProfileHtml } from '../../data/profile/html-report.js'
 import { openDataset } from '../../data/formats.js'
@@ -29,6 +31,10 @@ export interface DataProfileOptions {
   limit?: number
   /** Violations printed when the schema check fails. @defaultValue 20 */
   show?: number
+  /** Malformed rows: stop, or skip and count them. @defaultValue 'throw' ('skip' with --schema, which reports them) */
+  onError?: OnError
+  /** CSV rows read to infer column types. @defaultValue 1000 */
+  inferRows?: number
 }
 
 /** Where the command writes; tests pass their own. */
@@ -44,14 +50,6 @@ export interface DataProfileResult {
   validation?: ValidationResult
   /** Rows the reader could not parse (only counted with --schema, which reads on past them). */
   unreadable?: { rows: number; reasons: string[] }
-}
-
-function positiveInteger(flag: string) {
-  return (value: string): number => {
-    const number = Number(value)
-    if (!Number.isInteger(number) || number < 1) throw new MaltError('CLI_BAD_OPTION', `${flag}: expected a positive integer, received ${describeValue(value)}`)
-    return number
-  }
 }
 
 async function readSchema(uri: string): Promise<Schema> {
@@ -84,7 +82,7 @@ async function profileFile(file: string, options: DataProfileOptions, io: DataPr
     onProgress: tty ? (rows) => io.stderr.write(`\rprofiling ${file}: ${rows.toLocaleString('en-US')} rows`) : undefined,
   })
   // With a schema, unreadable rows are reported with the violations instead of stopping the run.
-  const rows = openDataset(file, { onError: validator ? 'skip' : 'throw', stats })
+  const rows = openDataset(file, { onError: validator ? 'skip' : (options.onError ?? 'throw'), stats, inferRows: options.inferRows })
   for await (const row of rows) {
     if (profiler.full) {
       profiler.markTruncated()
@@ -106,6 +104,9 @@ export async function runDataProfile(file: string, options: DataProfileOptions =
   const validator = schema ? new Validator(schema) : undefined
   const first = await profileFile(file, options, io, validator)
   const result: DataProfileResult = { profile: first.profile }
+  if (!validator && first.stats.rowsSkipped > 0) {
+    io.stderr.write(`skipped ${first.stats.rowsSkipped} malformed rows of ${file}:\n${first.stats.skipped.map((reason) => `  ${reason}`).join('\n')}\n`)
+  }
   if (validator) {
     result.validation = validator.finish()
     if (first.stats.rowsSkipped > 0) result.unreadable = { rows: first.stats.rowsSkipped, reasons: first.stats.skipped }
@@ -156,8 +157,10 @@ export function registerDataProfile(dataCommand: Command, io: DataProfileIo = pr
     .option('--html <out.html>', 'write a self-contained HTML report (written atomically)')
     .option('--schema <schema.json>', 'validate FILE against this schema; exit 1 listing the violations if any')
     .option('--write-schema <out.json>', 'write the schema inferred from FILE (types, nullability, ranges, categories)')
-    .option('--limit <n>', 'read at most N rows of each file', positiveInteger('--limit'))
-    .option('--show <n>', 'violations to print when the schema check fails', positiveInteger('--show'), 20)
+    .option('--limit <n>', 'read at most N rows of each file', integerOption('--limit'))
+    .option('--on-error <mode>', 'malformed rows: "throw" (stop) or "skip" (skip, count and list them)', onErrorOption)
+    .option('--infer-rows <n>', 'CSV rows read to infer column types', integerOption('--infer-rows'))
+    .option('--show <n>', 'violations to print when the schema check fails', integerOption('--show'), 20)
     .action(async (file: string, options: DataProfileOptions) => {
       const result = await runDataProfile(file, options, io)
       const { validation, unreadable } = result

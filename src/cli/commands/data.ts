@@ -3,14 +3,8 @@ import type { Command } from 'commander'
 import { convertFile } from '../../data/formats.js'
 import { registerDataProfile } from './data-profile.js'
 import { newReadStats, type OnError } from '../../data/types.js'
-import { MaltError, describeValue } from '../../errors.js'
-
-function onErrorOption(value: string): OnError {
-  if (value !== 'throw' && value !== 'skip') {
-    throw new MaltError('CLI_BAD_OPTION', `--on-error: expected "throw" or "skip", received ${describeValue(value)}`)
-  }
-  return value
-}
+import { integerOption, onErrorOption } from '../options.js'
+import { startCounter } from '../progress.js'
 
 export function registerData(program: Command): void {
   const data = program.command('data').description('profile, validate and convert data sets')
@@ -21,10 +15,13 @@ export function registerData(program: Command): void {
     .argument('<in>', 'input file')
     .argument('<out>', 'output file (written atomically)')
     .option('--on-error <mode>', 'malformed input rows: "throw" (stop) or "skip" (skip and count)', onErrorOption, 'throw')
-    .action(async (input: string, output: string, options: { onError: OnError }) => {
+    .option('--infer-rows <n>', 'CSV rows read to infer column types', integerOption('--infer-rows'))
+    .action(async (input: string, output: string, options: { onError: OnError; inferRows?: number }) => {
       const stats = newReadStats()
       const started = Date.now()
-      const result = await convertFile(input, output, { onError: options.onError, stats })
+      const counter = startCounter(`converting ${input}`)
+      const result = await convertFile(input, output, { onError: options.onError, inferRows: options.inferRows, stats, onRows: counter.update })
+      counter.stop()
       const seconds = ((Date.now() - started) / 1000).toFixed(1)
       process.stdout.write(`wrote ${result.rows} rows from ${input} (${result.from}) to ${output} (${result.to}) in ${seconds} s\n`)
       if (stats.rowsSkipped > 0) {

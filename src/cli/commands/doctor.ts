@@ -22,7 +22,8 @@ const DEFAULT_POSTGRES = 'postgres://127.0.0.1:5432/test'
 export async function doctorReport(env: NodeJS.ProcessEnv = process.env): Promise<DoctorReport> {
   const backend = await ready()
   const redisUrl = env.REDIS_URL ?? DEFAULT_REDIS
-  const postgresUrl = env.DATABASE_URL?.startsWith('postgres') ? env.DATABASE_URL : DEFAULT_POSTGRES
+  const postgresFromEnv = env.DATABASE_URL?.startsWith('postgres') ?? false
+  const postgresUrl = postgresFromEnv ? env.DATABASE_URL! : DEFAULT_POSTGRES
   const [redis, postgres] = await Promise.all([probeRedis(redisUrl), probePostgres(postgresUrl)])
   return {
     malt: packageVersion(),
@@ -41,7 +42,7 @@ export async function doctorReport(env: NodeJS.ProcessEnv = process.env): Promis
       {
         name: 'PostgreSQL',
         url: postgresUrl,
-        fromEnv: env.DATABASE_URL !== undefined,
+        fromEnv: postgresFromEnv,
         usedFor: 'shared metadata store (experiments, trials, model versions) when DATABASE_URL=postgres://… is set; SQLite otherwise',
         probe: postgres,
       },

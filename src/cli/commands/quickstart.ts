@@ -3,7 +3,7 @@
 import type { Command } from 'commander'
 import { join } from 'node:path'
 import { tf, ready } from '../../backend/index.js'
-import { MaltError, describeValue } from '../../errors.js'
+import { integerOption } from '../options.js'
 import { fashionMnist, FASHION_MNIST_CLASSES, type MnistRow } from '../../data/sources/mnist.js'
 import { toTfDataset } from '../../data/tensors.js'
 import { Dataset } from '../../data/dataset.js'
@@ -37,16 +37,6 @@ export interface QuickstartResult {
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`)
-}
-
-function positiveInteger(name: string) {
-  return (value: string): number => {
-    const parsed = Number(value)
-    if (!Number.isInteger(parsed) || parsed < 1) {
-      throw new MaltError('CLI_BAD_OPTION', `${name}: expected a positive integer, received ${describeValue(value)}`)
-    }
-    return parsed
-  }
 }
 
 /** Runs the quickstart end to end. */
@@ -126,10 +116,10 @@ export function registerQuickstart(program: Command): void {
   program
     .command('quickstart')
     .description('load Fashion-MNIST, profile it, train a small model for one epoch, print test accuracy')
-    .option('--epochs <n>', 'training epochs', positiveInteger('--epochs'), 1)
-    .option('--batch-size <n>', 'mini-batch size', positiveInteger('--batch-size'), 128)
-    .option('--limit <n>', 'train on the first N training images only', positiveInteger('--limit'))
-    .option('--seed <n>', 'shuffle seed', positiveInteger('--seed'), 42)
+    .option('--epochs <n>', 'training epochs', integerOption('--epochs'), 1)
+    .option('--batch-size <n>', 'mini-batch size', integerOption('--batch-size'), 128)
+    .option('--limit <n>', 'train on the first N training images only', integerOption('--limit'))
+    .option('--seed <n>', 'shuffle seed', integerOption('--seed', 0), 42)
     .option('--out <dir>', 'where to save the model', join(process.env.MALT_HOME ?? 'malt-home', 'quickstart', 'model'))
     .action(async (options: QuickstartOptions) => {
       await runQuickstart(options)

@@ -9,7 +9,10 @@ import type { Row } from '../types.js'
 export interface CsvWriteOptions {
   /** @defaultValue ',' */
   delimiter?: string
-  /** Column order; @defaultValue the keys of the first row, in order */
+  /**
+   * Column order. A row with a column not listed is an error; a listed column a row lacks is
+   * written empty. @defaultValue the keys of the first row, in order
+   */
   columns?: string[]
 }
 
@@ -50,17 +53,21 @@ export async function writeCsv(uri: string, rows: AsyncIterable<Row> | Iterable<
   await writeLines(uri, (async function* () {
     const header = (names: string[]): string => `${names.map((name) => quoteCsv(name, delimiter)).join(delimiter)}\n`
     let columns = options.columns
+    let known = new Set(columns)
     if (columns) yield header(columns)
     for await (const row of rows) {
       if (!columns) {
         columns = Object.keys(row)
+        known = new Set(columns)
         yield header(columns)
       }
-      for (const key of Object.keys(row)) {
-        if (!columns.includes(key)) {
-          throw new MaltError('DATA_UNKNOWN_COLUMN', `row ${count + 1} has column "${key}", which is not among the CSV columns ${columns.join(', ')}`, {
-            location: { field: key },
-          })
+      for (const key in row) {
+        if (!known.has(key)) {
+          throw new MaltError(
+            'DATA_UNKNOWN_COLUMN',
+            `data row ${count + 1} has column "${key}", which is not among the CSV columns (${columns.join(', ')}); pass every column in \`columns\``,
+            { location: { field: key } },
+          )
         }
       }
       yield `${columns.map((column) => quoteCsv(toCsvText(row[column], column), delimiter)).join(delimiter)}\n`
