@@ -36,6 +36,8 @@ export class MaltError extends Error {
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)
   if (value === undefined) return 'undefined'
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value) // JSON would say null
+  if (typeof value === 'bigint') return `${value}n`
   if (typeof value === 'function') return 'a function'
   try {
     const json = JSON.stringify(value)

@@ -93,10 +93,10 @@ test('--write-schema then --schema: a matching file passes, a drifted one fails 
   const result = await runDataProfile(bad, { schema: schemaPath, show: 3 }, io)
   assert.equal(result.validation?.valid, false)
   assert.equal(result.validation?.counts.total, 35) // ages 60..64, 7 times each
-  assert.match(io.out(), /schema check: 35 violations in 300 rows\nby kind: range 35\nby column: age 35\nfirst 3:\n {2}record 36, column "age": expected a value in \[20, 59\], received 60\n/)
+  assert.match(io.out(), /schema check: 35 violations in 300 rows\nby kind: range 35\nby column: age 35\nfirst 3:\n {2}record 36 (data row 36), column "age": expected a value in \[20, 59\], received 60\n/)
   const error = await command([bad, '--schema', schemaPath])
   assert.ok(error instanceof MaltError && error.code === 'DATA_SCHEMA_VIOLATIONS', String(error))
-  assert.match(error.message, /bad\.csv does not match .*schema\.json: 35 violations \(first: record 36, column "age"/)
+  assert.match(error.message, /bad\.csv does not match .*schema\.json: 35 violations \(first: record 36 (data row 36), column "age"/)
 })
 
 test('--schema reports rows the reader cannot parse instead of stopping', async () => {

@@ -81,8 +81,36 @@ test('limit stops reading the source; options are checked before any work', asyn
   assert.equal(profile.rows, 10)
   assert.equal(profile.truncated, true)
   assert.ok(pulled <= 11, `pulled ${pulled} rows`)
-  await assert.rejects(profileDataset([], { sampleSize: 0 }), (e: unknown) => e instanceof MaltError && /sampleSize.*positive integer.*0/.test(e.message))
+  await assert.rejects(profileDataset([], { sampleSize: 0 }), (e: unknown) => e instanceof MaltError && e.code === 'PROFILE_BAD_OPTION' && e.message === 'profile: expected sampleSize to be a positive integer, received 0')
   await assert.rejects(profileDataset([{ a: 1 }, 'x' as unknown as Row]), (e: unknown) => e instanceof MaltError && /row 2/.test(e.message))
+})
+
+test('truncated means rows were left unread: not when the data has exactly limit rows', async () => {
+  const ten = Array.from({ length: 10 }, (_v, i) => ({ i }))
+  const exact = await profileDataset(ten, { limit: 10 })
+  assert.equal(exact.rows, 10)
+  assert.equal(exact.truncated, false)
+  const cut = await profileDataset([...ten, { i: 10 }], { limit: 10 })
+  assert.equal(cut.rows, 10)
+  assert.equal(cut.truncated, true)
+  assert.equal((await profileDataset([], { limit: 0 })).truncated, false)
+  const none = await profileDataset(ten, { limit: 0 })
+  assert.deepEqual([none.rows, none.truncated], [0, true])
+  await assert.rejects(profileDataset([], { limit: -1 }), (e: unknown) => e instanceof MaltError && e.message === 'profile: expected limit to be a non-negative integer, received -1')
+})
+
+test('known columns are profiled first and appear even with no rows (a header-only CSV)', async () => {
+  const headerOnly = await profileDataset([], { columns: ['id', 'label'] })
+  assert.equal(headerOnly.rows, 0)
+  assert.deepEqual(headerOnly.columns.map((c) => [c.name, c.kind, c.type, c.count, c.missing]), [
+    ['id', 'empty', 'null', 0, 0],
+    ['label', 'empty', 'null', 0, 0],
+  ])
+  const some = await profileDataset([{ label: 'a', extra: 1 }], { columns: ['id', 'label'] })
+  assert.deepEqual(some.columns.map((c) => [c.name, c.count, c.missing]), [['id', 0, 1], ['label', 1, 0], ['extra', 1, 0]])
+  const capped = await profileDataset([{ c: 1 }], { columns: ['a', 'b'], maxColumns: 1 })
+  assert.deepEqual([capped.columns.map((c) => c.name), capped.columnsDropped], [['a'], 2])
+  await assert.rejects(profileDataset([], { columns: 'id' as unknown as string[] }), (e: unknown) => e instanceof MaltError && e.code === 'PROFILE_BAD_OPTION' && /columns/.test(e.message))
 })
 
 test('a large column keeps bounded samples; stripSamples empties them for JSON', async () => {

@@ -1,6 +1,7 @@
 // The one-pass profiler: feeds every cell of every row to its column's accumulators and
 // turns them into a Profile (Facets Overview's numbers) with memory bounded per column.
 import { MaltError, describeValue } from '../../errors.js'
+import { requireInteger } from '../../util/checks.js'
 import type { Row } from '../types.js'
 import { CategoricalAccumulator, NumericAccumulator, VectorAccumulator, type VectorLike } from './stats.js'
 import { PROFILE_DEFAULTS, type ColumnKind, type ColumnProfile, type Profile, type ProfileOptions, type ProfiledType, type ResolvedProfileOptions } from './types.js'
@@ -124,34 +125,30 @@ function safeJson(value: object): string {
   }
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const resolved = value ?? fallback
-  if (!Number.isInteger(resolved) || resolved < 1) {
-    throw new MaltError('PROFILE_BAD_OPTION', `profile: expected ${name} to be a positive integer, received ${describeValue(value)}`)
-  }
-  return resolved
-}
-
 /** Applies the defaults of {@link ProfileOptions} and checks every value before any work. */
 export function resolveProfileOptions(options: ProfileOptions = {}): ResolvedProfileOptions {
   const d = PROFILE_DEFAULTS
-  if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
-    throw new MaltError('PROFILE_BAD_OPTION', `profile: expected limit to be a non-negative integer, received ${describeValue(options.limit)}`)
-  }
+  const positive = (name: Exclude<keyof typeof PROFILE_DEFAULTS, 'seed'>): number => requireInteger('PROFILE_BAD_OPTION', 'profile', name, options[name] ?? d[name])
+  if (options.limit !== undefined) requireInteger('PROFILE_BAD_OPTION', 'profile', 'limit', options.limit, 0)
   const seed = options.seed ?? d.seed
   if (!Number.isInteger(seed)) throw new MaltError('PROFILE_BAD_OPTION', `profile: expected seed to be an integer, received ${describeValue(seed)}`)
+  const { columns } = options
+  if (columns !== undefined && (!Array.isArray(columns) || !columns.every((name) => typeof name === 'string'))) {
+    throw new MaltError('PROFILE_BAD_OPTION', `profile: expected columns to be an array of column names, received ${describeValue(columns)}`)
+  }
   return {
     name: options.name,
     limit: options.limit,
     onProgress: options.onProgress,
+    columns,
     seed,
-    sampleSize: positiveInteger('sampleSize', options.sampleSize, d.sampleSize),
-    bins: positiveInteger('bins', options.bins, d.bins),
-    distinctCap: positiveInteger('distinctCap', options.distinctCap, d.distinctCap),
-    categoryCap: positiveInteger('categoryCap', options.categoryCap, d.categoryCap),
-    topValues: positiveInteger('topValues', options.topValues, d.topValues),
-    maxColumns: positiveInteger('maxColumns', options.maxColumns, d.maxColumns),
-    progressEvery: positiveInteger('progressEvery', options.progressEvery, d.progressEvery),
+    sampleSize: positive('sampleSize'),
+    bins: positive('bins'),
+    distinctCap: positive('distinctCap'),
+    categoryCap: positive('categoryCap'),
+    topValues: positive('topValues'),
+    maxColumns: positive('maxColumns'),
+    progressEvery: positive('progressEvery'),
   }
 }
 
@@ -168,6 +165,21 @@ export class Profiler {
 
   constructor(options: ProfileOptions = {}) {
     this.options = resolveProfileOptions(options)
+    for (const name of this.options.columns ?? []) this.column(name)
+  }
+
+  /** The accumulator of `name`, created on first sight; undefined once `maxColumns` are tracked. */
+  private column(name: string): ColumnAccumulator | undefined {
+    let column = this.columns.get(name)
+    if (!column) {
+      if (this.columns.size >= this.options.maxColumns) {
+        this.dropped.add(name)
+        return undefined
+      }
+      column = new ColumnAccumulator(name, this.options, this.options.seed + this.columns.size * 7919)
+      this.columns.set(name, column)
+    }
+    return column
   }
 
   /** Rows added so far. */
@@ -180,7 +192,10 @@ export class Profiler {
     return this.options.limit !== undefined && this.rows >= this.options.limit
   }
 
-  /** Adds one row; returns false (and ignores the row) once `limit` rows were added. */
+  /**
+   * Adds one row; once `limit` rows were added it ignores the row, marks the profile
+   * truncated (a row was left unread) and returns false.
+   */
   add(row: Row): boolean {
     if (this.full) {
       this.truncated = true
@@ -190,24 +205,13 @@ export class Profiler {
       throw new MaltError('PROFILE_BAD_ROW', `profile: expected row ${this.rows + 1} to be an object of columns, received ${describeValue(row)}`)
     }
     this.rows++
-    for (const name in row) {
-      let column = this.columns.get(name)
-      if (!column) {
-        if (this.columns.size >= this.options.maxColumns) {
-          this.dropped.add(name)
-          continue
-        }
-        column = new ColumnAccumulator(name, this.options, this.options.seed + this.columns.size * 7919)
-        this.columns.set(name, column)
-      }
-      column.add(row[name])
-    }
+    for (const name in row) this.column(name)?.add(row[name])
     const { onProgress, progressEvery } = this.options
     if (onProgress && this.rows % progressEvery === 0) onProgress(this.rows)
     return true
   }
 
-  /** Marks the profile as cut at `limit` (when the caller stopped reading early). */
+  /** Marks the profile as cut at `limit`: call it only when a row past the limit exists. */
   markTruncated(): void {
     this.truncated = true
   }
@@ -226,7 +230,9 @@ export class Profiler {
 
 /**
  * Profiles rows in one streaming pass with bounded memory (see {@link ProfileOptions} for the
- * caps). Columns are the union of the rows' keys; a row without a column counts as missing.
+ * caps). Columns are `options.columns` (if given) followed by the other keys of the rows, in
+ * order of first appearance; a row without a column counts as missing. At `limit`, one more
+ * row is pulled to learn whether the data went on (`truncated`).
  *
  * @example
  * const profile = await profileDataset(data.csv('train.csv'), { name: 'train' })
@@ -234,15 +240,8 @@ export class Profiler {
  */
 export async function profileDataset(rows: AsyncIterable<Row> | Iterable<Row>, options: ProfileOptions = {}): Promise<Profile> {
   const profiler = new Profiler(options)
-  if (!profiler.full) {
-    for await (const row of rows) {
-      profiler.add(row)
-      if (profiler.full) {
-        profiler.markTruncated()
-        break
-      }
-    }
-  }
+  // Reads one row past `limit` (if there is one), so `truncated` means rows were left unread.
+  for await (const row of rows) if (!profiler.add(row)) break
   return profiler.finish()
 }
 

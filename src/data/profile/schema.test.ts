@@ -58,12 +58,30 @@ test('validate lists every violation with its 1-based record number, column, exp
   const range = result.violations[0]
   assert.equal(range.expected, 'a value in [22, 45]')
   assert.equal(range.received, '99')
-  assert.equal(range.message, 'record 2, column "age": expected a value in [22, 45], received 99')
+  assert.equal(range.message, 'record 2 (data row 2), column "age": expected a value in [22, 45], received 99')
   assert.match(result.violations[1].expected, /one of "Oslo", "Rome"/)
   assert.equal(result.violations[3].received, '"yes" (string)')
   const allowed = await validate(rows.slice(3), schema, { allowUnexpected: true })
   assert.equal(allowed.counts.byKind.unexpected_column, undefined)
   assert.equal((await validate(rows.slice(0, 1), schema)).valid, true)
+})
+
+test('describeRecord lets a caller that knows file lines name them in messages', async () => {
+  const schema: Schema = { columns: [{ name: 'x', type: 'integer', nullable: false }] }
+  const result = await validate([{ x: 1 }, { x: 'a' }], schema, { describeRecord: (n) => `train.csv:${n + 1}` })
+  assert.equal(result.violations[0].row, 2)
+  assert.equal(result.violations[0].message, 'train.csv:3, column "x": expected a value of type integer, received "a" (string)')
+  await assert.rejects(validate([], schema, { maxViolations: -1 }), (e: unknown) => e instanceof MaltError && e.message === 'validate: expected maxViolations to be a non-negative integer, received -1')
+})
+
+test('a header-only file gives a schema that names its columns and allows nulls', async () => {
+  const schema = inferSchema(await profileDataset([], { columns: ['id', 'label'] }))
+  assert.deepEqual(schema.columns, [
+    { name: 'id', type: 'string', nullable: true },
+    { name: 'label', type: 'string', nullable: true },
+  ])
+  assert.equal((await validate([{ id: null, label: 'x' }], schema)).valid, true)
+  assert.equal((await validate([{ id: 'a', label: 'b', more: 1 }], schema)).counts.byKind.unexpected_column, 1)
 })
 
 test('validate stores at most maxViolations but counts them all', async () => {

@@ -1,6 +1,7 @@
 // Data schemas (like TFX data validation's): inferred from a profile, saved as JSON, and
 // checked against rows, listing every violation with its record number and column.
 import { MaltError, describeValue } from '../../errors.js'
+import { requireInteger } from '../../util/checks.js'
 import type { Row } from '../types.js'
 import { profileDataset } from './profile.js'
 import type { ColumnProfile, Profile, ProfileOptions } from './types.js'
@@ -45,7 +46,8 @@ function isProfile(source: unknown): source is Profile {
 }
 
 function columnSchema(column: ColumnProfile, ranges: boolean, maxCategories: number): SchemaColumn {
-  const out: SchemaColumn = { name: column.name, type: column.type === 'null' ? 'string' : column.type, nullable: column.missing > 0 }
+  // A column with no values seen (e.g. a header-only CSV) says nothing against nulls.
+  const out: SchemaColumn = { name: column.name, type: column.type === 'null' ? 'string' : column.type, nullable: column.missing > 0 || column.count === 0 }
   const { numeric, categorical, vector } = column
   if (column.kind === 'numeric' && ranges && numeric && numeric.count > 0) {
     out.min = numeric.min
@@ -68,10 +70,7 @@ export function inferSchema(profile: Profile, options?: InferSchemaOptions): Sch
 export function inferSchema(rows: AsyncIterable<Row> | Iterable<Row>, options?: InferSchemaOptions): Promise<Schema>
 export function inferSchema(source: Profile | AsyncIterable<Row> | Iterable<Row>, options: InferSchemaOptions = {}): Schema | Promise<Schema> {
   const ranges = options.ranges ?? true
-  const maxCategories = options.maxCategories ?? 20
-  if (!Number.isInteger(maxCategories) || maxCategories < 0) {
-    throw new MaltError('SCHEMA_BAD_OPTION', `inferSchema: expected maxCategories to be a non-negative integer, received ${describeValue(maxCategories)}`)
-  }
+  const maxCategories = requireInteger('SCHEMA_BAD_OPTION', 'inferSchema', 'maxCategories', options.maxCategories ?? 20, 0)
   const build = (profile: Profile): Schema => ({ columns: profile.columns.map((c) => columnSchema(c, ranges, maxCategories)) })
   if (isProfile(source)) return build(source)
   return profileDataset(source, options).then(build)
@@ -113,7 +112,7 @@ export function parseSchema(value: unknown, where = 'schema'): Schema {
 /** What kind of rule a row broke. */
 export type ViolationKind = 'missing_column' | 'null' | 'type' | 'range' | 'category' | 'length' | 'unexpected_column'
 
-/** One broken rule: the record (1-based), the column, what the schema expects and what the row holds. */
+/** One broken rule: the record (1-based data row), the column, what the schema expects and what the row holds. */
 export interface Violation {
   row: number
   column: string
@@ -143,6 +142,12 @@ export interface ValidateOptions {
   maxViolations?: number
   /** Columns not in the schema are allowed. @defaultValue false */
   allowUnexpected?: boolean
+  /**
+   * Names a record (1-based, in the order checked) in violation messages, e.g.
+   * `(n) => \`train.csv:${n + 1}\`` for a CSV with a header and no multi-line or skipped rows.
+   * @defaultValue `record N (data row N)`
+   */
+  describeRecord?: (record: number) => string
 }
 
 function typeName(value: unknown): string {
@@ -175,17 +180,19 @@ export class Validator {
   private readonly categories = new Map<string, Set<string>>()
   private readonly maxViolations: number
   private readonly allowUnexpected: boolean
+  private readonly describeRecord: (record: number) => string
   private readonly result: ValidationResult = { valid: true, rows: 0, violations: [], counts: { total: 0, byKind: {}, byColumn: {} } }
 
   constructor(schema: Schema, options: ValidateOptions = {}) {
     this.columns = parseSchema(schema).columns
     this.known = new Set(this.columns.map((c) => c.name))
     for (const column of this.columns) if (column.values) this.categories.set(column.name, new Set(column.values))
-    this.maxViolations = options.maxViolations ?? 1000
-    if (!Number.isInteger(this.maxViolations) || this.maxViolations < 0) {
-      throw new MaltError('SCHEMA_BAD_OPTION', `validate: expected maxViolations to be a non-negative integer, received ${describeValue(options.maxViolations)}`)
-    }
+    this.maxViolations = requireInteger('SCHEMA_BAD_OPTION', 'validate', 'maxViolations', options.maxViolations ?? 1000, 0)
     this.allowUnexpected = options.allowUnexpected ?? false
+    this.describeRecord = options.describeRecord ?? ((record) => `record ${record} (data row ${record})`)
+    if (typeof this.describeRecord !== 'function') {
+      throw new MaltError('SCHEMA_BAD_OPTION', `validate: expected describeRecord to be a function, received ${describeValue(options.describeRecord)}`)
+    }
   }
 
   private report(column: string, kind: ViolationKind, expected: string, received: string): void {
@@ -196,7 +203,7 @@ export class Validator {
     this.result.valid = false
     if (violations.length >= this.maxViolations) return
     const row = this.result.rows
-    violations.push({ row, column, kind, expected, received, message: `record ${row}, column ${JSON.stringify(column)}: expected ${expected}, received ${received}` })
+    violations.push({ row, column, kind, expected, received, message: `${this.describeRecord(row)}, column ${JSON.stringify(column)}: expected ${expected}, received ${received}` })
   }
 
   /** Checks one row (rows are numbered from 1 in the order given). */

@@ -113,7 +113,6 @@ export class CategoricalAccumulator {
   private exact: Set<string> | undefined = new Set()
   private sketch: HyperLogLog | undefined
   private frequencies = new Map<string, number>()
-  private pruned = 0
   private approximate = false
 
   constructor(
@@ -141,7 +140,6 @@ export class CategoricalAccumulator {
 
   private prune(): void {
     const kept = [...this.frequencies].sort((a, b) => b[1] - a[1])
-    for (const [, count] of kept.slice(this.categoryCap)) this.pruned += count
     this.frequencies = new Map(kept.slice(0, this.categoryCap))
     this.approximate = true
   }

@@ -101,7 +101,7 @@ export interface Profile {
   columns: ColumnProfile[]
   /** Columns seen after `maxColumns` was reached; not profiled. */
   columnsDropped: number
-  /** True when the pass stopped at `limit` rows. */
+  /** True when the pass stopped at `limit` rows and at least one more row was left unread. */
   truncated: boolean
 }
 
@@ -127,6 +127,12 @@ export interface ProfileOptions {
   topValues?: number
   /** Columns profiled at most; later new columns are counted in `columnsDropped`. @defaultValue 10000 */
   maxColumns?: number
+  /**
+   * Column names known before reading (e.g. a CSV header): profiled first, in this order, so a
+   * column appears (kind 'empty', count 0) even when no row holds it or there are no rows.
+   * @defaultValue none: columns are the keys the rows have
+   */
+  columns?: string[]
   /** Stop after this many rows. @defaultValue no limit */
   limit?: number
   /** Seed of the reservoir sampling, so a profile is reproducible. @defaultValue 42 */
@@ -138,7 +144,7 @@ export interface ProfileOptions {
 }
 
 /** The options with their defaults applied. */
-export type ResolvedProfileOptions = Required<Omit<ProfileOptions, 'name' | 'limit' | 'onProgress'>> & Pick<ProfileOptions, 'name' | 'limit' | 'onProgress'>
+export type ResolvedProfileOptions = Required<Omit<ProfileOptions, 'name' | 'limit' | 'onProgress' | 'columns'>> & Pick<ProfileOptions, 'name' | 'limit' | 'onProgress' | 'columns'>
 
 /** Default values of {@link ProfileOptions}. */
 export const PROFILE_DEFAULTS = {

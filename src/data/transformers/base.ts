@@ -59,8 +59,7 @@ export abstract class BaseTransformer implements Transformer {
   protected abstract describe(): string
 
   transformDataset(data: Dataset<Row> | RowSource): Dataset<Row> {
-    const source = data instanceof Dataset ? data : Dataset.fromGenerator(() => data)
-    return source.map((row) => this.transform(row))
+    return transformRows(this, data)
   }
 
   /** Throws `TRANSFORMER_NOT_FITTED` unless `fit` has run (or the state was given / loaded). */
@@ -137,6 +136,12 @@ export function requireColumnName(type: string, name: string, value: unknown): s
 /** A `TRANSFORMER_BAD_OPTION` error: "Type: expected name to be X, received Y". */
 export function badOption(type: string, name: string, expected: string, received: unknown): MaltError {
   return new MaltError('TRANSFORMER_BAD_OPTION', `${type}: expected ${name} to be ${expected}, received ${describeValue(received)}`)
+}
+
+/** Lazily applies `transformer.transform` to every row of `data` (a Dataset, an array or an iterable). */
+export function transformRows(transformer: Pick<Transformer, 'transform'>, data: Dataset<Row> | RowSource): Dataset<Row> {
+  const source = data instanceof Dataset ? data : Dataset.fromGenerator(() => data)
+  return source.map((row) => transformer.transform(row))
 }
 
 /** Iterates sync or async rows, passing each with its 0-based index; returns the count. */

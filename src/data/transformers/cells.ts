@@ -69,6 +69,17 @@ export function readVector(type: string, row: Row, column: string, index?: numbe
   throw cellError(type, column, `expected a numeric vector (number[] or typed array), received ${describeValue(value)}`, index)
 }
 
+/**
+ * Applies `fn` to a number (index 0) or to every element of a vector (its index): a number
+ * stays a number, a vector becomes a `Float32Array`.
+ */
+export function mapNumeric(value: Numeric, fn: (x: number, i: number) => number): number | Float32Array {
+  if (typeof value === 'number') return fn(value, 0)
+  const out = new Float32Array(value.length)
+  for (let i = 0; i < value.length; i++) out[i] = fn(value[i], i)
+  return out
+}
+
 /** A copy of `row` with `column` set (rows are never mutated). */
 export function withColumn(row: Row, column: string, value: unknown): Row {
   return { ...row, [column]: value }

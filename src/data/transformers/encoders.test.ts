@@ -91,6 +91,33 @@ test('LabelIndexInverse: default label, arg-max ties and bad inputs', () => {
   assert.throws(() => new LabelIndexInverse({ inputCol: 'p', labels: [] }), hasCode('TRANSFORMER_BAD_OPTION', /labels/))
 })
 
+test('LabelIndexInverse refuses a NaN activation, naming the column and the position', () => {
+  const inverse = new LabelIndexInverse({ inputCol: 'p', labels: ['a', 'b', 'c'] })
+  // NaN > x is always false: without the check, [NaN, 0.9, 0.1] would silently give 'a'.
+  assert.throws(() => inverse.transform({ p: [NaN, 0.9, 0.1] }), hasCode('TRANSFORMER_BAD_INPUT', /column "p".*NaN at position 0 of 3/))
+  assert.throws(() => inverse.transform({ p: Float32Array.from([0.2, 0.7, NaN]) }), hasCode('TRANSFORMER_BAD_INPUT', /NaN at position 2 of 3/))
+  assert.equal(inverse.transform({ p: [0.1, 0.9, 0.1] }).p, 'b')
+})
+
+test('LabelIndexer and OneHotEncoder fits: bad cells and too many distinct values name the column and row', async () => {
+  await assert.rejects(
+    new LabelIndexer({ inputCol: 'y' }).fit([{ y: 'a' }, { y: null }]),
+    hasCode('TRANSFORMER_BAD_INPUT', /LabelIndexer: column "y" \(row 1 of the fit data\): expected a label \(string or number\), received null/),
+  )
+  await assert.rejects(
+    new LabelIndexer({ inputCol: 'y', maxLabels: 2 }).fit([{ y: 'a' }, { y: 'b' }, { y: 'a' }, { y: 'c' }]),
+    hasCode('TRANSFORMER_BAD_INPUT', /row 3 of the fit data\): more than maxLabels \(2\) distinct labels/),
+  )
+  await assert.rejects(
+    new OneHotEncoder({ inputCol: 'c' }).fit([{ c: 1 }, { c: true }]),
+    hasCode('TRANSFORMER_BAD_INPUT', /OneHotEncoder: column "c" \(row 1 of the fit data\): expected a string or number category, received true/),
+  )
+  const indexer = await new LabelIndexer({ inputCol: 'y', maxLabels: 2 }).fit([{ y: 'b' }, { y: 'a' }, { y: 'a' }])
+  assert.deepEqual(indexer.labels, ['a', 'b'], 'frequency order')
+  assert.throws(() => new LabelIndexer({ inputCol: 'y', maxLabels: 0 }), hasCode('TRANSFORMER_BAD_OPTION', /^LabelIndexer: expected maxLabels to be a positive integer, received 0$/))
+  assert.throws(() => new OneHotEncoder({ inputCol: 'c', maxCategories: 1.5 }), hasCode('TRANSFORMER_BAD_OPTION', /^OneHotEncoder: expected maxCategories to be a positive integer, received 1\.5$/))
+})
+
 test('BinaryLabel by threshold (>= is positive) and by positive class', () => {
   const byScore = new BinaryLabel({ inputCol: 'score', outputCol: 'y', threshold: 0.5 })
   assert.deepEqual([0.2, 0.5, 0.9, -1].map((score) => byScore.transform({ score }).y), [0, 1, 1, 0])

@@ -60,8 +60,10 @@ test('Imputer errors: non-numeric mean, all missing, bad options', async () => {
   await assert.rejects(new Imputer({ inputCol: 'x' }).fit([{ x: null }, { x: '' }]), hasCode('TRANSFORMER_NO_DATA', /column "x" has no non-missing values/))
   await assert.rejects(
     new Imputer({ inputCol: 'x', strategy: 'most_frequent', maxDistinct: 2 }).fit([{ x: 1 }, { x: 2 }, { x: 3 }]),
-    hasCode('TRANSFORMER_BAD_INPUT', /maxDistinct \(2\)/),
+    hasCode('TRANSFORMER_BAD_INPUT', /column "x" \(row 2 of the fit data\): more than maxDistinct \(2\)/),
   )
+  assert.throws(() => new Imputer({ inputCol: 'x', sampleSize: 0 }), hasCode('TRANSFORMER_BAD_OPTION', /^Imputer: expected sampleSize to be a positive integer, received 0$/))
+  assert.throws(() => new Imputer({ inputCol: 'x', maxDistinct: 2.5 }), hasCode('TRANSFORMER_BAD_OPTION', /^Imputer: expected maxDistinct to be a positive integer, received 2\.5$/))
   assert.throws(() => new Imputer({ inputCol: 'x', strategy: 'constant' }), hasCode('TRANSFORMER_BAD_OPTION', /fillValue/))
   assert.throws(() => new Imputer({ inputCol: 'x', fillValue: 0 }), hasCode('TRANSFORMER_BAD_OPTION', /constant' only/))
   assert.throws(() => new Imputer({ inputCol: 'x', strategy: 'mode' as 'mean' }), hasCode('TRANSFORMER_BAD_OPTION', /received "mode"/))

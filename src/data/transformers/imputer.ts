@@ -1,10 +1,12 @@
 // Imputer: fills missing values (null, undefined, an absent column, NaN, '') in one or more
 // scalar columns with the column's mean, median, most frequent value or a constant.
 import { describeValue } from '../../errors.js'
+import { requireInteger } from '../../util/checks.js'
 import { SeededRandom } from '../../util/random.js'
 import type { Row } from '../types.js'
 import { BaseTransformer, badOption, forEachRow, requireColumnName, type RowSource, type TransformerJSON } from './base.js'
 import { badState, cellError, checkType, defined, isMissing, optionsFrom, readState } from './cells.js'
+import { countBounded } from './value-counts.js'
 
 const TYPE = 'Imputer'
 
@@ -84,8 +86,8 @@ export class Imputer extends BaseTransformer {
       throw badOption(TYPE, 'fillValue', `undefined for strategy '${this.strategy}' (it applies to 'constant' only)`, fillValue)
     }
     this.learnsFromData = this.strategy !== 'constant'
-    this.sampleSize = positiveInteger('sampleSize', options.sampleSize, 100_000)
-    this.maxDistinct = positiveInteger('maxDistinct', options.maxDistinct, 100_000)
+    this.sampleSize = requireInteger('TRANSFORMER_BAD_OPTION', TYPE, 'sampleSize', options.sampleSize ?? 100_000)
+    this.maxDistinct = requireInteger('TRANSFORMER_BAD_OPTION', TYPE, 'maxDistinct', options.maxDistinct ?? 100_000)
     this.seed = options.seed ?? 0
     if (!Number.isInteger(this.seed)) throw badOption(TYPE, 'seed', 'an integer', options.seed)
   }
@@ -166,12 +168,6 @@ function isFillValue(value: unknown): value is FillValue {
   return (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value !== '') || typeof value === 'boolean'
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const result = value ?? fallback
-  if (!Number.isInteger(result) || result < 1) throw badOption(TYPE, name, 'a positive integer', value)
-  return result
-}
-
 /** One column's running statistic. */
 interface Stat {
   column: string
@@ -226,11 +222,9 @@ function newStat(strategy: ImputeStrategy, column: string, options: Imputer): St
     column,
     add: (value, index) => {
       if (!isFillValue(value)) throw cellError(TYPE, column, `expected a number, string or boolean, received ${describeValue(value)}`, index)
-      const count = counts.get(value)
-      if (count === undefined && counts.size >= options.maxDistinct) {
-        throw cellError(TYPE, column, `more than maxDistinct (${options.maxDistinct}) distinct values for most_frequent; raise maxDistinct or use another strategy`, index)
-      }
-      counts.set(value, (count ?? 0) + 1)
+      countBounded(counts, value, options.maxDistinct, () =>
+        cellError(TYPE, column, `more than maxDistinct (${options.maxDistinct}) distinct values for most_frequent; raise maxDistinct or use another strategy`, index),
+      )
     },
     result: () => {
       let best: FillValue | undefined

@@ -27,7 +27,7 @@ export interface LabelIndexInverseOptions extends ColumnOptions {
 
 /**
  * Index → label, or prediction vector → label of its largest element (the first one on ties).
- * A vector must have one element per label; an index must be an integer in [0, labels.length].
+ * A vector must have one element per label and no NaN; an index must be an integer in [0, labels.length].
  *
  * @example
  * new LabelIndexInverse({ inputCol: 'prediction', outputCol: 'label', labels: ['cat', 'dog'], threshold: 0.6 })
@@ -70,8 +70,13 @@ export class LabelIndexInverse extends StatelessTransformer {
     if (value.length !== labels.length) {
       throw cellError(TYPE, this.inputCol, `expected a prediction vector of ${labels.length} numbers (one per label), received ${value.length}`)
     }
+    // NaN compares false with everything, so it would silently lose (or win at index 0):
+    // a NaN activation means a broken model, not a label.
     let best = 0
-    for (let i = 1; i < value.length; i++) if (value[i] > value[best]) best = i
+    for (let i = 0; i < value.length; i++) {
+      if (Number.isNaN(value[i])) throw cellError(TYPE, this.inputCol, `expected a prediction vector without NaN, received NaN at position ${i} of ${value.length} (the model produced NaN)`)
+      if (value[i] > value[best]) best = i
+    }
     const sure = this.threshold === undefined || value[best] >= this.threshold
     return withColumn(row, this.outputCol, sure ? labels[best] : this.defaultLabel)
   }

@@ -2,9 +2,11 @@
 // LabelIndexer); `inverse()` gives the LabelIndexInverse that maps predictions back.
 import { MaltError, describeValue } from '../../errors.js'
 import type { Row } from '../types.js'
-import { ColumnTransformer, badOption, forEachRow, type ColumnOptions, type RowSource, type TransformerJSON } from './base.js'
+import { requireInteger } from '../../util/checks.js'
+import { ColumnTransformer, badOption, type ColumnOptions, type RowSource, type TransformerJSON } from './base.js'
 import { badState, cellError, checkType, isMissing, optionsFrom, readCell, readState, stateStrings, withColumn } from './cells.js'
 import { LabelIndexInverse, type LabelIndexInverseOptions } from './label-index-inverse.js'
+import { countColumnValues, positionIndex, unknownValueError } from './value-counts.js'
 
 const TYPE = 'LabelIndexer'
 
@@ -52,8 +54,7 @@ export class LabelIndexer extends ColumnTransformer {
     if (this.order !== 'frequency' && this.order !== 'alphabetical') throw badOption(TYPE, 'order', "'frequency' or 'alphabetical'", options.order)
     this.handleUnknown = options.handleUnknown ?? 'error'
     if (this.handleUnknown !== 'error' && this.handleUnknown !== 'keep') throw badOption(TYPE, 'handleUnknown', "'error' or 'keep'", options.handleUnknown)
-    this.maxLabels = options.maxLabels ?? 100_000
-    if (!Number.isInteger(this.maxLabels) || this.maxLabels < 1) throw badOption(TYPE, 'maxLabels', 'a positive integer', options.maxLabels)
+    this.maxLabels = requireInteger('TRANSFORMER_BAD_OPTION', TYPE, 'maxLabels', options.maxLabels ?? 100_000)
     this.learnsFromData = options.labels === undefined
     if (options.labels !== undefined) this.setLabels(options.labels, (detail, value) => badOption(TYPE, 'labels', detail, value))
   }
@@ -70,15 +71,11 @@ export class LabelIndexer extends ColumnTransformer {
   /** Counts the labels of the column (at most `maxLabels` distinct), in one pass. */
   async fit(data: RowSource): Promise<this> {
     if (!this.learnsFromData) return this
-    const counts = new Map<string, number>()
-    await forEachRow(data, (row, index) => {
-      const label = labelOf(readCell(TYPE, row, this.inputCol, index))
-      if (label === undefined) throw cellError(TYPE, this.inputCol, `expected a label (string or number), received ${describeValue(row[this.inputCol])}`, index)
-      const count = counts.get(label)
-      if (count === undefined && counts.size >= this.maxLabels) {
-        throw cellError(TYPE, this.inputCol, `more than maxLabels (${this.maxLabels}) distinct labels; raise maxLabels or give labels`, index)
-      }
-      counts.set(label, (count ?? 0) + 1)
+    const counts = await countColumnValues(TYPE, data, this.inputCol, {
+      keyOf: labelOf,
+      expected: 'a label (string or number)',
+      max: this.maxLabels,
+      tooMany: `more than maxLabels (${this.maxLabels}) distinct labels; raise maxLabels or give labels`,
     })
     if (counts.size === 0) throw this.noData('the data has no rows')
     const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
@@ -96,12 +93,7 @@ export class LabelIndexer extends ColumnTransformer {
     if (position !== undefined) return withColumn(row, this.outputCol, position)
     if (this.handleUnknown === 'keep') return withColumn(row, this.outputCol, index.size)
     const known = [...index.keys()]
-    throw new MaltError(
-      'TRANSFORMER_UNKNOWN_CATEGORY',
-      `${TYPE}: column "${this.inputCol}": unknown label ${describeValue(value)}; known labels (${known.length}): ` +
-        `${known.slice(0, 20).map((l) => JSON.stringify(l)).join(', ')}${known.length > 20 ? ', ...' : ''}; use handleUnknown: 'keep' to map it to ${known.length}`,
-      { location: { field: this.inputCol } },
-    )
+    throw unknownValueError(TYPE, this.inputCol, { one: 'label', many: 'labels' }, value, known, `use handleUnknown: 'keep' to map it to ${known.length}`)
   }
 
   /**
@@ -140,13 +132,8 @@ export class LabelIndexer extends ColumnTransformer {
 
   private setLabels(labels: unknown, error: (detail: string, value: unknown) => MaltError): void {
     if (!Array.isArray(labels) || labels.length === 0) throw error('a non-empty array of strings', labels)
-    const index = new Map<string, number>()
-    for (const label of labels) {
-      if (typeof label !== 'string') throw error('an array of strings', label)
-      if (index.has(label)) throw error('labels without duplicates', label)
-      index.set(label, index.size)
-    }
-    this.index = index
+    const isString = (value: unknown): value is string => typeof value === 'string'
+    this.index = positionIndex(labels, isString, { expected: 'an array of strings', unique: 'labels without duplicates' }, error)
   }
 }
 

@@ -2,7 +2,7 @@
 // (or a given one, e.g. 0..255 for pixels) to [min, max], as dist-keras' MinMaxTransformer.
 import type { Row } from '../types.js'
 import { ColumnTransformer, badOption, type ColumnOptions, type RowSource, type TransformerJSON } from './base.js'
-import { badState, checkType, defined, optionsFrom, readNumeric, readState, stateNumbers, withColumn } from './cells.js'
+import { badState, checkType, defined, mapNumeric, optionsFrom, readNumeric, readState, stateNumbers, withColumn } from './cells.js'
 import { checkShape, scanNumeric } from './numeric-scan.js'
 
 const TYPE = 'MinMaxScaler'
@@ -102,14 +102,8 @@ export class MinMaxScaler extends ColumnTransformer {
     const value = readNumeric(TYPE, row, this.inputCol)
     if (state.vector !== null) checkShape(TYPE, this.inputCol, { vector: state.vector, size: state.dataMin.length }, value)
     const { dataMin, scale } = state
-    if (typeof value === 'number') return withColumn(row, this.outputCol, this.min + (value - dataMin[0]) * scale[0])
-    const out = new Float32Array(value.length)
     const each = state.vector === null // given scalar bounds apply to every element
-    for (let i = 0; i < value.length; i++) {
-      const j = each ? 0 : i
-      out[i] = this.min + (value[i] - dataMin[j]) * scale[j]
-    }
-    return withColumn(row, this.outputCol, out)
+    return withColumn(row, this.outputCol, mapNumeric(value, (x, i) => this.min + (x - dataMin[each ? 0 : i]) * scale[each ? 0 : i]))
   }
 
   toJSON(): TransformerJSON {

@@ -2,8 +2,10 @@
 // position, as dist-keras' OneHotTransformer; categories are given or learned in fit.
 import { MaltError, describeValue } from '../../errors.js'
 import type { Row } from '../types.js'
-import { ColumnTransformer, badOption, forEachRow, type ColumnOptions, type RowSource, type TransformerJSON } from './base.js'
+import { requireInteger } from '../../util/checks.js'
+import { ColumnTransformer, badOption, type ColumnOptions, type RowSource, type TransformerJSON } from './base.js'
 import { badState, cellError, checkType, isMissing, optionsFrom, readCell, readState, withColumn } from './cells.js'
+import { countColumnValues, positionIndex, unknownValueError } from './value-counts.js'
 
 const TYPE = 'OneHotEncoder'
 
@@ -52,8 +54,7 @@ export class OneHotEncoder extends ColumnTransformer {
     if (this.handleUnknown !== 'error' && this.handleUnknown !== 'ignore') {
       throw badOption(TYPE, 'handleUnknown', "'error' or 'ignore'", options.handleUnknown)
     }
-    this.maxCategories = options.maxCategories ?? 10_000
-    if (!Number.isInteger(this.maxCategories) || this.maxCategories < 1) throw badOption(TYPE, 'maxCategories', 'a positive integer', options.maxCategories)
+    this.maxCategories = requireInteger('TRANSFORMER_BAD_OPTION', TYPE, 'maxCategories', options.maxCategories ?? 10_000)
     const given = options.categories
     this.learnsFromData = given === undefined
     if (typeof given === 'number') {
@@ -79,19 +80,14 @@ export class OneHotEncoder extends ColumnTransformer {
   /** Collects the distinct values of the column (at most `maxCategories`), in one pass. */
   async fit(data: RowSource): Promise<this> {
     if (!this.learnsFromData) return this
-    const seen = new Set<Category>()
-    await forEachRow(data, (row, index) => {
-      const value = readCell(TYPE, row, this.inputCol, index)
-      if (!isCategory(value) || isMissing(value)) {
-        throw cellError(TYPE, this.inputCol, `expected a string or number category, received ${describeValue(value)}`, index)
-      }
-      if (!seen.has(value) && seen.size >= this.maxCategories) {
-        throw cellError(TYPE, this.inputCol, `more than maxCategories (${this.maxCategories}) distinct values; raise maxCategories or give categories`, index)
-      }
-      seen.add(value)
+    const seen = await countColumnValues(TYPE, data, this.inputCol, {
+      keyOf: (value) => (isValidCategory(value) ? value : undefined),
+      expected: 'a string or number category',
+      max: this.maxCategories,
+      tooMany: `more than maxCategories (${this.maxCategories}) distinct values; raise maxCategories or give categories`,
     })
     if (seen.size === 0) throw this.noData('the data has no rows')
-    this.setCategories([...seen].sort(compareCategories), (detail, value) => cellError(TYPE, this.inputCol, `expected ${detail}, received ${describeValue(value)}`))
+    this.setCategories([...seen.keys()].sort(compareCategories), (detail, value) => cellError(TYPE, this.inputCol, `expected ${detail}, received ${describeValue(value)}`))
     return this
   }
 
@@ -104,13 +100,7 @@ export class OneHotEncoder extends ColumnTransformer {
     if (position !== undefined) {
       out[position] = 1
     } else if (this.handleUnknown === 'error') {
-      const known = [...index.keys()]
-      throw new MaltError(
-        'TRANSFORMER_UNKNOWN_CATEGORY',
-        `${TYPE}: column "${this.inputCol}": unknown category ${describeValue(value)}; known categories (${known.length}): ` +
-          `${known.slice(0, 20).map((c) => describeValue(c)).join(', ')}${known.length > 20 ? ', ...' : ''}; use handleUnknown: 'ignore' for all zeros`,
-        { location: { field: this.inputCol } },
-      )
+      throw unknownValueError(TYPE, this.inputCol, { one: 'category', many: 'categories' }, value, [...index.keys()], "use handleUnknown: 'ignore' for all zeros")
     }
     return withColumn(row, this.outputCol, out)
   }
@@ -139,18 +129,17 @@ export class OneHotEncoder extends ColumnTransformer {
   }
 
   private setCategories(categories: readonly Category[], error: (detail: string, value: unknown) => MaltError): void {
-    const index = new Map<Category, number>()
-    for (const category of categories) {
-      if (!isCategory(category) || isMissing(category)) throw error('an array of strings and finite numbers', category)
-      if (index.has(category)) throw error('categories without duplicates', category)
-      index.set(category, index.size)
-    }
-    this.index = index
+    this.index = positionIndex(categories, isValidCategory, { expected: 'an array of strings and finite numbers', unique: 'categories without duplicates' }, error)
   }
 }
 
 function isCategory(value: unknown): value is Category {
   return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))
+}
+
+/** A category that can be encoded: not missing (the empty string is missing). */
+function isValidCategory(value: unknown): value is Category {
+  return isCategory(value) && !isMissing(value)
 }
 
 /** Numbers ascending, then strings in code-point order (locale-independent, so reproducible). */

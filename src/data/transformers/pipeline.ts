@@ -4,7 +4,7 @@ import { MaltError, describeValue, type ErrorLocation } from '../../errors.js'
 import { resolvePath } from '../../storage/index.js'
 import { Dataset } from '../dataset.js'
 import type { Row } from '../types.js'
-import type { JsonValue, RowSource, Transformer, TransformerJSON } from './base.js'
+import { transformRows, type JsonValue, type RowSource, type Transformer, type TransformerJSON } from './base.js'
 import { transformerFactories } from './from-json.js'
 
 /** The `format` field of a saved pipeline. */
@@ -117,8 +117,7 @@ export class Pipeline implements Transformer {
 
   /** Lazily transforms every row. */
   transformDataset(data: Dataset<Row> | RowSource): Dataset<Row> {
-    const source = data instanceof Dataset ? data : Dataset.fromGenerator(() => data)
-    return source.map((row) => this.transform(row))
+    return transformRows(this, data)
   }
 
   toJSON(): PipelineJSON {

@@ -2,7 +2,7 @@
 // divides by the standard deviation, as dist-keras' StandardTransformer (Spark's scaler).
 import type { Row } from '../types.js'
 import { ColumnTransformer, badOption, type ColumnOptions, type RowSource, type TransformerJSON } from './base.js'
-import { badState, checkType, optionsFrom, readNumeric, readState, stateNumbers, withColumn } from './cells.js'
+import { badState, checkType, mapNumeric, optionsFrom, readNumeric, readState, stateNumbers, withColumn } from './cells.js'
 import { checkShape, scanNumeric } from './numeric-scan.js'
 
 const TYPE = 'StandardScaler'
@@ -101,10 +101,7 @@ export class StandardScaler extends ColumnTransformer {
     checkShape(TYPE, this.inputCol, { vector, size: mean.length }, value)
     const divisor = this.divisor
     const centre = this.withMean
-    if (typeof value === 'number') return withColumn(row, this.outputCol, (centre ? value - mean[0] : value) / divisor[0])
-    const out = new Float32Array(value.length)
-    for (let i = 0; i < value.length; i++) out[i] = (centre ? value[i] - mean[i] : value[i]) / divisor[i]
-    return withColumn(row, this.outputCol, out)
+    return withColumn(row, this.outputCol, mapNumeric(value, (x, i) => (centre ? x - mean[i] : x) / divisor[i]))
   }
 
   toJSON(): TransformerJSON {
