@@ -7,7 +7,8 @@ import type { OnError } from '../../data/types.js'
 import { integerOption, onErrorOption } from '../options.js'
 import { compareProfiles, type Comparison } from '../../data/profile/drift.js'
 import { renderProfileHtml } from '../../data/profile/html-report.js'
-import { openDataset } from '../../data/formats.js'
+import { formatOf, openDataset } from '../../data/formats.js'
+import { inferCsvSchema } from '../../data/sources/csv.js'
 import { Profiler, stripSamples } from '../../data/profile/profile.js'
 import { Validator, inferSchema, parseSchema, type Schema, type ValidationResult } from '../../data/profile/schema.js'
 import { renderComparisonText, renderProfileText, renderValidationText } from '../../data/profile/text-report.js'
@@ -76,8 +77,14 @@ async function writeAtomically(uri: string, text: string): Promise<void> {
 async function profileFile(file: string, options: DataProfileOptions, io: DataProfileIo, validator?: Validator) {
   const stats = newReadStats()
   const tty = io.stderr.isTTY === true
+  // A CSV's header names its columns even when no row holds a value (a header-only file).
+  const format = formatOf(file)
+  const columns = format === 'csv' || format === 'tsv'
+    ? (await inferCsvSchema(file, { delimiter: format === 'tsv' ? '\t' : ',', onError: 'skip', inferRows: options.inferRows })).columns.map((column) => column.name)
+    : undefined
   const profiler = new Profiler({
     name: basename(file),
+    columns,
     limit: options.limit,
     onProgress: tty ? (rows) => io.stderr.write(`\rprofiling ${file}: ${rows.toLocaleString('en-US')} rows`) : undefined,
   })
