@@ -80,9 +80,40 @@ async function bestOf<T>(times: number, fn: () => Promise<T>): Promise<{ seconds
   return { seconds: best, value: value as T }
 }
 
+/** Every how many values one is compared with the data written. */
+const SAMPLE_STRIDE = 997
+
+/** The values written (as float32), to check what each path read. */
+const expected = (() => {
+  let cached: { features: Float32Array; labels: Float32Array } | undefined
+  return () => {
+    if (cached) return cached
+    const random = new SeededRandom(SEED)
+    cached = { features: new Float32Array(ROWS * WIDTH), labels: new Float32Array(ROWS) }
+    for (let i = 0; i < ROWS; i++) {
+      const { values, label } = makeRow(random)
+      cached.features.set(values, i * WIDTH)
+      cached.labels[i] = label
+    }
+    return cached
+  }
+})()
+
+/** Throws unless every SAMPLE_STRIDE-th value of `features` (and `labels`) is the one written. */
+function check(name: string, features: Float32Array, labels?: Float32Array): void {
+  const want = expected()
+  for (let i = 0; i < want.features.length; i += SAMPLE_STRIDE) {
+    if (features[i] !== want.features[i]) throw new Error(`${name}: value ${i} is ${features[i]}, expected ${want.features[i]}`)
+  }
+  for (let i = 0; labels && i < ROWS; i += SAMPLE_STRIDE) {
+    if (labels[i] !== want.labels[i]) throw new Error(`${name}: label ${i} is ${labels[i]}, expected ${want.labels[i]}`)
+  }
+}
+
 async function tensorsPath(name: string, file: string, features: string | string[]): Promise<Result> {
   const { seconds, value } = await bestOf(3, () => readTfRecordTensors(file, { features, label: 'label' }))
   if (value.rows !== ROWS || value.width !== WIDTH) throw new Error(`${name}: read ${value.rows}×${value.width}, expected ${ROWS}×${WIDTH}`)
+  check(name, value.features, value.labels)
   return { name, rows: value.rows, bytes: statSync(file).size, seconds }
 }
 
@@ -96,10 +127,11 @@ async function datasetPath(name: string, file: string, names: string[] | undefin
       else features.set(row.x as number[], count * WIDTH)
       count++
     }
-    return count
+    return { count, features }
   })
-  if (value !== ROWS) throw new Error(`${name}: read ${value} rows, expected ${ROWS}`)
-  return { name, rows: value, bytes: statSync(file).size, seconds }
+  if (value.count !== ROWS) throw new Error(`${name}: read ${value.count} rows, expected ${ROWS}`)
+  check(name, value.features)
+  return { name, rows: value.count, bytes: statSync(file).size, seconds }
 }
 
 const PANDAS_SCRIPT = `
@@ -154,6 +186,6 @@ export async function run(): Promise<void> {
   results.push(await datasetPath('tfrecord() rows, 1 list feature', files.list, undefined))
   results.push(await datasetPath('tfrecord() rows, 50 scalar features', files.scalars, names))
   console.log(table(results, typeof baseline === 'string' ? undefined : baseline))
-  console.log('readTfRecordTensors and pandas: best of 3; tfrecord() rows (one object per Example, copied into a Float32Array): best of 2. CRCs verified.')
+  console.log(`readTfRecordTensors and pandas: best of 3; tfrecord() rows (one object per Example, copied into a Float32Array): best of 2. CRCs verified; every ${SAMPLE_STRIDE}th value checked against the data written.`)
   if (typeof baseline === 'string') console.log(`baseline missing: ${baseline}`)
 }

@@ -30,7 +30,7 @@ const TABLES: Int32Array = (() => {
 
 /** A 32-bit view of the last buffer seen: records of one stream chunk share it. */
 let wordsOf: ArrayBufferLike | undefined
-let words = new Int32Array(0)
+let words: Int32Array<ArrayBufferLike> = new Int32Array(0)
 
 function wordView(data: Uint8Array, end: number): Int32Array {
   if (data.buffer !== wordsOf || data.byteOffset + end > words.length * 4) {

@@ -1,7 +1,8 @@
 // tf.train.Example encode (protobufjs, from the schema below) and decode (a hand-written
 // wire-format walk, several times faster than protobufjs; tests cross-check the two).
 import protobuf from 'protobufjs'
-import { FIXED32, LEN, NameTable, VARINT, WireReader, decodeName, wireError } from './wire.js'
+import { RowLayouts } from './layout.js'
+import { FIXED32, LEN, NameTable, VARINT, WireReader, decodeName, walkEntries, wireError } from './wire.js'
 
 /** The tf.train.Example schema (tensorflow/core/example/{example,feature}.proto), as facts. */
 export const EXAMPLE_PROTO = `
@@ -77,56 +78,6 @@ const KIND_NAMES = ['none', 'bytes', 'float', 'int64'] as const
 type BytesMode = 'bytes' | 'string'
 
 const utf8 = new TextDecoder()
-
-/**
- * Walks the map entries of an Example in the reader's range, calling `entry` with the name's
- * and the Feature's byte ranges (`valueStart` -1 when the entry has no Feature).
- */
-export function walkEntries(r: WireReader, entry: (keyStart: number, keyEnd: number, valueStart: number, valueEnd: number) => void): void {
-  while (r.pos < r.end) {
-    const tag = r.uint32()
-    if (tag !== ((1 << 3) | LEN)) {
-      r.skip(tag & 7)
-      continue
-    }
-    const featuresEnd = r.lengthEnd()
-    const outerEnd = r.end
-    r.end = featuresEnd
-    while (r.pos < featuresEnd) {
-      const entryTag = r.uint32()
-      if (entryTag !== ((1 << 3) | LEN)) {
-        r.skip(entryTag & 7)
-        continue
-      }
-      const entryEnd = r.lengthEnd()
-      r.end = entryEnd
-      let keyStart = r.pos
-      let keyEnd = r.pos
-      let valueStart = -1
-      let valueEnd = -1
-      while (r.pos < entryEnd) {
-        const fieldTag = r.uint32()
-        if (fieldTag === ((1 << 3) | LEN) || fieldTag === ((2 << 3) | LEN)) {
-          const fieldEnd = r.lengthEnd()
-          if (fieldTag === ((1 << 3) | LEN)) {
-            keyStart = r.pos
-            keyEnd = fieldEnd
-          } else {
-            valueStart = r.pos
-            valueEnd = fieldEnd
-          }
-          r.pos = fieldEnd
-        } else {
-          r.skip(fieldTag & 7)
-        }
-      }
-      entry(keyStart, keyEnd, valueStart, valueEnd)
-      r.pos = entryEnd
-      r.end = featuresEnd
-    }
-    r.end = outerEnd
-  }
-}
 
 /** What {@link readFeature} found: the list kind and its values. */
 interface FeatureSlot {
@@ -250,19 +201,30 @@ export class ExampleRowDecoder {
   private lastFactory: RowFactory | undefined
   private readonly shapes = new Map<string, RowFactory | undefined>()
   private readonly visit = (keyStart: number, keyEnd: number, valueStart: number, valueEnd: number): void => this.entry(keyStart, keyEnd, valueStart, valueEnd)
+  /** Layouts of earlier records of float and int64 lists, with their row builders. */
+  private readonly layouts: RowLayouts<RowFactory>
 
   constructor(options: RowDecodeOptions = {}) {
     this.keepLists = options.keepLists ?? false
     this.bytes = options.bytesAsString ? 'string' : 'bytes'
+    this.layouts = new RowLayouts(this.keepLists)
   }
 
   /** One record → one row. @throws MaltError `TFRECORD_BAD_EXAMPLE` (offset inside the record). */
   decode(buf: Uint8Array, start = 0, end = buf.length): Record<string, unknown> {
     this.reader.reset(buf, start, end)
+    const known = this.layouts.apply(this.reader, start, end, this.values)
+    if (known) return known(this.values)
+    this.reader.reset(buf, start, end)
     this.count = 0
     this.complete = true
     walkEntries(this.reader, this.visit)
     const factory = this.complete ? this.factory() : undefined
+    if (factory && this.layouts.learning) {
+      const row = factory(this.values) // before learning, which reuses the reader
+      this.layouts.learn(this.reader, start, end, factory)
+      return row
+    }
     if (factory) return factory(this.values)
     const row: Record<string, unknown> = {}
     for (let i = 0; i < this.count; i++) {

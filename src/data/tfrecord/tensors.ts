@@ -1,13 +1,13 @@
 // The fast path from TFRecord files of tf.train.Example to training tensors: walks the
-// protobuf bytes of each record and copies values straight into growing Float32Arrays.
+// protobuf bytes of each record (or matches it to an earlier one's layout) and copies values
+// straight into growing Float32Arrays.
 import { endianness } from 'node:os'
 import { MaltError, describeValue } from '../../errors.js'
 import { resolvePath } from '../../storage/index.js'
 import type { ReadStats } from '../types.js'
-import { walkEntries } from './example.js'
 import { checkRecordReadOptions, expandRecordFiles, recordError, scanRecords, type RecordReadOptions } from './framing.js'
-import { LayoutCache } from './layout.js'
-import { NameTable, WireReader } from './wire.js'
+import { LayoutCache, type LayoutOutput, type LayoutTarget } from './layout.js'
+import { NameTable, WireReader, walkEntries } from './wire.js'
 
 /** Options of {@link readTfRecordTensors}. */
 export interface TfRecordTensorOptions extends RecordReadOptions {
@@ -69,8 +69,8 @@ export async function readTfRecordTensors(uri: string | readonly string[], optio
   return reader.result(names)
 }
 
-/** The decoding state of one {@link readTfRecordTensors} call. */
-class TensorReader {
+/** The decoding state of one {@link readTfRecordTensors} call (also what its layouts write to). */
+class TensorReader implements LayoutOutput, LayoutTarget {
   file = ''
   totalBytes = 0
   rows = 0
@@ -81,12 +81,14 @@ class TensorReader {
   private columns: number[] = []
   private width = -1
   private capacity = 0
-  private features = new Float32Array(0)
-  private labels = new Float32Array(0)
-  private featureBytes = new Uint8Array(0)
-  private labelBytes = new Uint8Array(0)
-  private featureView = new DataView(new ArrayBuffer(0))
-  private labelView = new DataView(new ArrayBuffer(0))
+  /** The output so far, as float32s and the same memory as bytes and int32 words. */
+  features = new Float32Array(0)
+  labels = new Float32Array(0)
+  featureBytes = new Uint8Array(0)
+  labelBytes = new Uint8Array(0)
+  featureWords = new Int32Array(0)
+  labelWords = new Int32Array(0)
+  /** Layouts of earlier records: most records are read through one of them. */
   private readonly layouts = new LayoutCache()
   private readonly slotOfKey = (start: number, end: number, entry: number): number => this.slotOf(start, end, entry)
   /** Per slot: the stamp of the record that last had it, and its Feature's byte range. */
@@ -144,7 +146,7 @@ class TensorReader {
     if (this.rows === this.capacity && this.width >= 0) this.grow()
     const reader = this.reader.reset(buf, start, end)
     // Most records repeat a known layout: check its bytes, copy the values, done.
-    if (this.layouts.apply(reader, start, end, this.featureView, this.rows * this.width * 4, this.labelView, this.rows * 4)) {
+    if (this.layouts.apply(reader, start, end, this, this.rows * this.width, this.rows)) {
       this.rows++
       return
     }
@@ -290,8 +292,8 @@ class TensorReader {
     this.featureBytes = new Uint8Array(this.features.buffer)
     this.labels = new Float32Array(this.hasLabel ? rows : 0)
     this.labelBytes = new Uint8Array(this.labels.buffer)
-    this.featureView = new DataView(this.features.buffer)
-    this.labelView = new DataView(this.labels.buffer)
+    this.featureWords = new Int32Array(this.features.buffer)
+    this.labelWords = new Int32Array(this.labels.buffer)
   }
 
   /** Copies the values of `slot` to `out[at...]`, checking that there are `width` of them. */

@@ -21,22 +21,29 @@ export function wireError(message: string, offset: number): MaltError {
  */
 export class WireReader {
   buf: Uint8Array = new Uint8Array(0)
-  view: DataView = new DataView(new ArrayBuffer(0))
   pos = 0
   end = 0
   /** Index in `buf` of the record's first byte, so errors give record-relative offsets. */
   base = 0
+  private viewed: Uint8Array | undefined
+  private dataView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0))
 
   /** Points the reader at the record `buf[start, end)`. */
   reset(buf: Uint8Array, start: number, end: number): this {
-    if (buf !== this.buf) {
-      this.buf = buf
-      this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-    }
+    this.buf = buf
     this.pos = start
     this.end = end
     this.base = start
     return this
+  }
+
+  /** A DataView of `buf`, made when first needed (many records are read without one). */
+  get view(): DataView {
+    if (this.viewed !== this.buf) {
+      this.viewed = this.buf
+      this.dataView = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
+    }
+    return this.dataView
   }
 
   /** A varint that must fit in 32 bits unsigned (tags and lengths). */
@@ -207,6 +214,56 @@ export class WireReader {
     else if (wireType === FIXED32) this.pos += 4
     else throw wireError(`unsupported wire type ${wireType}`, this.pos - this.base)
     if (this.pos > this.end) throw wireError('fixed-width field runs past the end of its message', this.pos - this.base)
+  }
+}
+
+/**
+ * Walks the map entries of an Example in the reader's range, calling `entry` with the name's
+ * and the Feature's byte ranges (`valueStart` -1 when the entry has no Feature).
+ */
+export function walkEntries(r: WireReader, entry: (keyStart: number, keyEnd: number, valueStart: number, valueEnd: number) => void): void {
+  while (r.pos < r.end) {
+    const tag = r.uint32()
+    if (tag !== ((1 << 3) | LEN)) {
+      r.skip(tag & 7)
+      continue
+    }
+    const featuresEnd = r.lengthEnd()
+    const outerEnd = r.end
+    r.end = featuresEnd
+    while (r.pos < featuresEnd) {
+      const entryTag = r.uint32()
+      if (entryTag !== ((1 << 3) | LEN)) {
+        r.skip(entryTag & 7)
+        continue
+      }
+      const entryEnd = r.lengthEnd()
+      r.end = entryEnd
+      let keyStart = r.pos
+      let keyEnd = r.pos
+      let valueStart = -1
+      let valueEnd = -1
+      while (r.pos < entryEnd) {
+        const fieldTag = r.uint32()
+        if (fieldTag === ((1 << 3) | LEN) || fieldTag === ((2 << 3) | LEN)) {
+          const fieldEnd = r.lengthEnd()
+          if (fieldTag === ((1 << 3) | LEN)) {
+            keyStart = r.pos
+            keyEnd = fieldEnd
+          } else {
+            valueStart = r.pos
+            valueEnd = fieldEnd
+          }
+          r.pos = fieldEnd
+        } else {
+          r.skip(fieldTag & 7)
+        }
+      }
+      entry(keyStart, keyEnd, valueStart, valueEnd)
+      r.pos = entryEnd
+      r.end = featuresEnd
+    }
+    r.end = outerEnd
   }
 }
 
