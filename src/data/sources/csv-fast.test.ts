@@ -1,25 +1,14 @@
 // Tests of readCsvTensors: exact float32 values against parseFloat on random data, layouts
 // (CRLF, quotes, BOM, chunk boundaries), column selection, and file:line errors.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { MaltError } from '../../errors.js'
 import { SeededRandom } from '../../util/random.js'
+import { useTempDir } from '../../../test/helpers/temp-dir.js'
 import { csvTensors, readCsvTensors } from './csv-fast.js'
 
-let dir: string
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'malt-'))
-})
-after(() => rmSync(dir, { recursive: true, force: true }))
-
-function file(name: string, text: string): string {
-  const path = join(dir, name)
-  writeFileSync(path, text)
-  return path
-}
+const dir = useTempDir()
+const file = dir.file
 
 /** A number written in one of many styles, to reach every branch of the parser. */
 function randomNumberText(random: SeededRandom): string {
@@ -134,15 +123,42 @@ test('bad options are rejected before reading', async () => {
   await assert.rejects(readCsvTensors(path, { label: 'zzz' }), /label names column "zzz", which .* does not have; its columns are a, b/)
   await assert.rejects(readCsvTensors(path, { label: 'a', features: ['a'] }), /feature column "a" is also the label/)
   await assert.rejects(readCsvTensors(path, { delimiter: '.' }), { code: 'CSV_BAD_OPTION' })
-  await assert.rejects(readCsvTensors(join(dir, 'missing.csv')), { code: 'STORAGE_NOT_FOUND' })
+  await assert.rejects(readCsvTensors(dir.join('missing.csv')), { code: 'STORAGE_NOT_FOUND' })
 })
 
-test('an empty file or a header alone gives zero rows', async () => {
+test('a header alone gives zero rows; an empty file is an error naming it', async () => {
   const data = await readCsvTensors(file('head.csv', 'a,b,label\n'), { label: 'label' })
   assert.equal(data.rows, 0)
   assert.equal(data.features.length, 0)
   assert.equal(data.labels!.length, 0)
-  assert.equal((await readCsvTensors(file('nothing.csv', ''))).rows, 0)
+  assert.deepEqual(data.featureColumns, ['a', 'b'])
+  const empty = file('nothing.csv', '')
+  await assert.rejects(readCsvTensors(empty), (error: MaltError) => {
+    assert.equal(error.code, 'CSV_EMPTY')
+    assert.equal(error.message, `readCsvTensors: ${empty} is empty; expected a header line and rows of numbers`)
+    assert.deepEqual(error.location, { file: empty })
+    return true
+  })
+  await assert.rejects(readCsvTensors(empty, { header: false }), /nothing\.csv is empty; expected rows of numbers$/)
+  await assert.rejects(readCsvTensors(file('bom.csv', '\ufeff')), { code: 'CSV_EMPTY' })
+  await assert.rejects(readCsvTensors(file('blank.csv', '\n\r\n\n')), /blank\.csv is empty \(blank lines only\)/)
+})
+
+test('blank lines before the header are skipped and counted in line numbers', async () => {
+  const path = file('late-header.csv', '\r\n\na,b\n1,2\n3,x\n')
+  await assert.rejects(readCsvTensors(path), /late-header\.csv:5: column "b" \(field 2\): expected a number, received "x"/)
+  const data = await readCsvTensors(file('late-data.csv', '\n\n1,2\n3,4\n'), { header: false })
+  assert.deepEqual(data.featureColumns, ['col0', 'col1'])
+  assert.deepEqual([...data.features], [1, 2, 3, 4])
+})
+
+test('a duplicate header name is the same error as csv() gives', async () => {
+  await assert.rejects(readCsvTensors(file('dup.csv', '\na, a\n1,2\n')), (error: MaltError) => {
+    assert.equal(error.code, 'CSV_BAD_HEADER')
+    assert.match(error.message, /dup\.csv:2: column "a" appears twice in the header; rename one, or pass header: false$/)
+    assert.equal(error.location?.field, 'a')
+    return true
+  })
 })
 
 test('csvTensors returns xs [rows, features] and ys [rows]', async () => {

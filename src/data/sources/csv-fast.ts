@@ -4,6 +4,7 @@ import { MaltError, describeValue } from '../../errors.js'
 import { resolvePath } from '../../storage/index.js'
 import { tf, ready } from '../../backend/index.js'
 import type * as tfjs from '@tensorflow/tfjs'
+import { csvColumnNames } from './csv.js'
 import { NumericCsvParser, splitHeader, type ColumnSlots } from './csv-fast-parser.js'
 
 /** Options of {@link readCsvTensors}. */
@@ -101,26 +102,29 @@ export async function readCsvTensors(uri: string, options: CsvTensorOptions = {}
   // Bytes of a line that started in an earlier chunk, kept as pieces so a long line is copied once.
   let carry: Uint8Array[] = []
   let consumed = 0
-  let headerLines = 0
+
+  // Blank lines before the first line with content (skipped, as csv() does).
+  let blankLines = 0
+  let atFileStart = true
 
   const start = (firstLine: Uint8Array): void => {
-    const fields = splitHeader(firstLine, delimiter)
-    const names = header ? fields.map((field, i) => (field.trim() === '' ? `col${i}` : field.trim())) : fields.map((_f, i) => `col${i}`)
-    if (header) {
-      const duplicate = names.find((name, i) => names.indexOf(name) !== i)
-      if (duplicate !== undefined) {
-        throw new MaltError('CSV_BAD_HEADER', `${uri}:1: column "${duplicate}" appears twice in the header; rename one, or pass header: false`, { location: { file: uri, line: 1 } })
-      }
-      headerLines = 1
-    }
-    parser = new NumericCsvParser(uri, planColumns(names, options, uri), delimiter, missing === 'nan', headerLines)
+    const names = csvColumnNames(splitHeader(firstLine, delimiter), header, uri, blankLines + 1)
+    parser = new NumericCsvParser(uri, planColumns(names, options, uri), delimiter, missing === 'nan', blankLines + (header ? 1 : 0))
   }
 
   /** Parses `bytes[from, to)`, which ends just after a newline. */
   const parseLines = (bytes: Uint8Array, from: number, to: number): void => {
-    if (!parser) {
+    if (atFileStart) {
       if (bytes[from] === 0xef && bytes[from + 1] === 0xbb && bytes[from + 2] === 0xbf) from += 3 // a UTF-8 BOM
+      atFileStart = false
+    }
+    while (!parser && from < to) {
       const lf = bytes.indexOf(LF, from)
+      if (isBlank(bytes, from, lf)) {
+        blankLines++
+        from = lf + 1
+        continue
+      }
       start(bytes.subarray(from, lf + 1))
       if (header) from = lf + 1
     }
@@ -157,10 +161,18 @@ export async function readCsvTensors(uri: string, options: CsvTensorOptions = {}
   } finally {
     input.destroy()
   }
-  if (!parser) start(new Uint8Array(0))
+  if (!parser) {
+    const what = header ? 'a header line and rows of numbers' : 'rows of numbers'
+    throw new MaltError('CSV_EMPTY', `readCsvTensors: ${uri} is empty${blankLines > 0 ? ' (blank lines only)' : ''}; expected ${what}`, { location: { file: uri } })
+  }
   const result = parser!.finish()
   const labelIndex = parser!.columns.slots.indexOf(-1)
   return { ...result, labelColumn: labelIndex >= 0 ? parser!.columns.names[labelIndex] : undefined }
+}
+
+/** True when the line `bytes[from, lf)` is empty (a lone LF or CRLF), as the parser's blank lines. */
+function isBlank(bytes: Uint8Array, from: number, lf: number): boolean {
+  return lf === from || (lf === from + 1 && bytes[from] === 0x0d)
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -4,6 +4,7 @@ import { pipeline, type Readable } from 'node:stream'
 import { parse, type Info } from 'csv-parse'
 import { MaltError, describeValue } from '../../errors.js'
 import { resolvePath } from '../../storage/index.js'
+import { requireInteger } from '../../util/checks.js'
 import { Dataset } from '../dataset.js'
 import type { ColumnType, OnError, ReadStats, Row } from '../types.js'
 import { RowErrorPolicy, checkOnError } from './row-errors.js'
@@ -19,7 +20,11 @@ export interface CsvOptions {
   delimiter?: string
   /** Column types that override inference, by column name, e.g. `{ zip: 'string' }`. @defaultValue none */
   columns?: Record<string, CsvColumnType>
-  /** How many rows are read to infer the column types. @defaultValue 1000 */
+  /**
+   * How many rows are read to infer the column types. A column inferred as integer that later
+   * holds 1.5 reads on as numbers; any other value that does not fit is a bad row (see onError).
+   * @defaultValue 1000
+   */
   inferRows?: number
   /** What to do with a malformed row or a value of the wrong type. @defaultValue 'throw' */
   onError?: OnError
@@ -69,10 +74,7 @@ function checkOptions(options: CsvOptions): Checked {
   if (typeof delimiter !== 'string' || delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
     throw new MaltError('CSV_BAD_OPTION', `csv: expected delimiter to be one character other than a quote or newline, received ${describeValue(delimiter)}`)
   }
-  const inferRows = options.inferRows ?? DEFAULT_INFER_ROWS
-  if (!Number.isInteger(inferRows) || inferRows < 1) {
-    throw new MaltError('CSV_BAD_OPTION', `csv: expected inferRows to be a positive integer, received ${describeValue(inferRows)}`)
-  }
+  const inferRows = requireInteger('CSV_BAD_OPTION', 'csv', 'inferRows', options.inferRows ?? DEFAULT_INFER_ROWS)
   const columns = options.columns ?? {}
   for (const [name, type] of Object.entries(columns)) {
     if (!COLUMN_TYPES.includes(type)) {
@@ -101,10 +103,15 @@ async function* readRecords(uri: string, delimiter: string, policy: RowErrorPoli
   pipeline(input, parser, () => {
     // Errors reach the consumer through the parser's iterator; nothing to do here.
   })
+  // The last line consumed so far (1-based), and csv-parse's counts at that point.
   let previousEnd = 0
   let previousEmpty = 0
+  let previousParsed = 0
+  // csv-parse counts the \r and the \n of a CRLF inside a quoted field as two lines: this is
+  // how many such pairs it has read so far, taken off its count.
+  let overCounted = 0
   const report = (error: unknown): void => {
-    const { line, message } = describeParseError(error, previousEnd + 1)
+    const { line, message } = describeParseError(error, previousEnd + 1, overCounted)
     policy.bad('CSV_BAD_ROW', `${uri}:${line}: ${message}`, { file: uri, line }, error)
     previousEnd = Math.max(previousEnd, line)
   }
@@ -112,8 +119,12 @@ async function* readRecords(uri: string, delimiter: string, policy: RowErrorPoli
     for await (const item of parser as AsyncIterable<{ record: string[]; info: Info }>) {
       for (const skipped of skipping.splice(0)) report(skipped)
       const { record, info } = item
-      const line = previousEnd + 1 + (info.empty_lines - previousEmpty)
-      previousEnd = info.lines
+      const emptyLines = info.empty_lines - previousEmpty
+      const line = previousEnd + 1 + emptyLines
+      // Only a record that spans lines can hold a line break in a field: look at its fields then.
+      if (info.lines - previousParsed - emptyLines > 1) overCounted += countCrlf(record)
+      previousEnd = info.lines - overCounted
+      previousParsed = info.lines
       previousEmpty = info.empty_lines
       yield { fields: record, line }
     }
@@ -127,8 +138,17 @@ async function* readRecords(uri: string, delimiter: string, policy: RowErrorPoli
   }
 }
 
+/** How many CRLF pairs the fields of a record hold. */
+function countCrlf(fields: string[]): number {
+  let count = 0
+  for (const field of fields) {
+    for (let at = field.indexOf('\r\n'); at >= 0; at = field.indexOf('\r\n', at + 2)) count++
+  }
+  return count
+}
+
 /** A csv-parse error as a line and a message that says what to fix. */
-function describeParseError(error: unknown, recordStart: number): { line: number; message: string } {
+function describeParseError(error: unknown, recordStart: number, overCounted: number): { line: number; message: string } {
   const { code, lines, message } = error as { code?: string; lines?: number; message: string }
   if (code === 'CSV_QUOTE_NOT_CLOSED') {
     return { line: recordStart, message: 'unterminated quote: a quoted field of the record starting on this line is not closed before the end of the file' }
@@ -136,16 +156,22 @@ function describeParseError(error: unknown, recordStart: number): { line: number
   if (code === 'CSV_MAX_RECORD_SIZE') {
     return { line: recordStart, message: `the record starting on this line is longer than ${MAX_RECORD_CHARS} characters; is a quote not closed?` }
   }
-  return { line: lines ?? recordStart, message }
+  return { line: lines === undefined ? recordStart : Math.max(recordStart, lines - overCounted), message }
 }
 
-function headerNames(fields: string[], uri: string): string[] {
+/**
+ * The column names of a CSV file from its first record: the header's fields (trimmed; a blank
+ * one becomes `col<i>`), or `col0`, `col1`, … when `header` is false. A name that appears twice
+ * throws `CSV_BAD_HEADER` naming `uri:line`. Shared by {@link csv} and readCsvTensors.
+ */
+export function csvColumnNames(fields: readonly string[], header: boolean, uri: string, line = 1): string[] {
+  if (!header) return fields.map((_field, i) => `col${i}`)
   const names = fields.map((field, i) => (field.trim() === '' ? `col${i}` : field.trim()))
   const seen = new Set<string>()
   for (const name of names) {
     if (seen.has(name)) {
-      throw new MaltError('CSV_BAD_HEADER', `${uri}:1: column "${name}" appears twice in the header; rename one, or pass header: false`, {
-        location: { file: uri, line: 1, field: name },
+      throw new MaltError('CSV_BAD_HEADER', `${uri}:${line}: column "${name}" appears twice in the header; rename one, or pass header: false`, {
+        location: { file: uri, line, field: name },
       })
     }
     seen.add(name)
@@ -158,16 +184,16 @@ function inferType(values: Iterable<string>): CsvColumnType {
   let integer = true
   let number = true
   let boolean = true
-  let any = false
+  let seen = false
   for (const value of values) {
     if (value === '') continue
-    any = true
+    seen = true
     if (integer && !INTEGER.test(value)) integer = false
     if (number && !integer && !NUMBER.test(value) && !SPECIAL_NUMBER.test(value)) number = false
     if (boolean && !BOOLEAN.test(value)) boolean = false
     if (!number && !boolean) return 'string'
   }
-  if (!any) return 'string'
+  if (!seen) return 'string'
   if (integer) return 'integer'
   return number ? 'number' : 'boolean'
 }
@@ -180,7 +206,7 @@ function inferColumns(names: string[], sample: CsvRecord[], overrides: Record<st
   }
   return names.map((name, i) => ({
     name,
-    type: overrides[name] ?? inferType((function* () {
+    type: (Object.hasOwn(overrides, name) ? overrides[name] : undefined) ?? inferType((function* () {
       for (const record of sample) yield record.fields[i]
     })()),
   }))
@@ -206,11 +232,9 @@ function convert(text: string, type: CsvColumnType): unknown {
   switch (type) {
     case 'string':
       return text
-    case 'integer': {
-      const value = plainNumber(text)
-      if (value !== undefined && Number.isInteger(value)) return value
-      return INTEGER.test(text) ? Number(text) : BAD
-    }
+    // An integer column takes any number: inference saw only the first rows, and a later 1.5
+    // is a JS number all the same (the column widens to number without a word).
+    case 'integer':
     case 'number': {
       const value = plainNumber(text)
       if (value !== undefined) return value
@@ -234,11 +258,8 @@ async function start(uri: string, options: Checked, policy: RowErrorPolicy, reco
     if (next.done) break
     const record = next.value
     if (!names) {
-      if (options.header) {
-        names = headerNames(record.fields, uri)
-        continue
-      }
-      names = record.fields.map((_field, i) => `col${i}`)
+      names = csvColumnNames(record.fields, options.header, uri, record.line)
+      if (options.header) continue
     }
     if (fieldCountOk(record, names.length, uri, policy)) sample.push(record)
   }
@@ -269,6 +290,8 @@ export function csv(uri: string, options: CsvOptions = {}): Dataset<Row> {
     try {
       const { names, sample, columns } = await start(uri, checked, policy, records)
       const types = columns.map((column) => column.type)
+      const expectations = columns.map((column) => expectation(column, Object.hasOwn(checked.columns, column.name), sample.length))
+      const hints = columns.map((column) => badValueHint(column, Object.hasOwn(checked.columns, column.name)))
       const toRow = (record: CsvRecord): Row | undefined => {
         const row: Row = {}
         for (let i = 0; i < names.length; i++) {
@@ -279,8 +302,7 @@ export function csv(uri: string, options: CsvOptions = {}): Dataset<Row> {
           }
           const value = convert(text, types[i])
           if (value === BAD) {
-            const message = `${uri}:${record.line}: column "${names[i]}": expected ${article(types[i])} (inferred from the first rows), received ${describeValue(text)}; ` +
-              `declare its type with columns: { '${names[i]}': 'string' } or raise inferRows`
+            const message = `${uri}:${record.line}: column "${names[i]}": expected ${expectations[i]}, received ${describeValue(text)}; ${hints[i]}`
             policy.bad('CSV_BAD_VALUE', message, { file: uri, line: record.line, field: names[i] })
             return undefined
           }
@@ -305,8 +327,19 @@ export function csv(uri: string, options: CsvOptions = {}): Dataset<Row> {
   })
 }
 
-function article(type: CsvColumnType): string {
-  return type === 'integer' ? 'an integer' : `a ${type}`
+/** "a number (the type inferred from the first 5 rows)": what a bad value was checked against. */
+function expectation(column: CsvColumn, declared: boolean, sampled: number): string {
+  // An integer column takes any number (see convert), so a bad value missed being a number.
+  const type = column.type === 'integer' ? 'number' : column.type
+  const why = declared ? 'as declared in columns' : `the type inferred from the first ${sampled} row${sampled === 1 ? '' : 's'}`
+  return `a ${type} (${why})`
+}
+
+/** What to do about a bad value: the library option and the `malt data` flag for each way out. */
+function badValueHint(column: CsvColumn, declared: boolean): string {
+  const skip = "skip such rows with onError: 'skip' (CLI: --on-error skip)"
+  if (declared) return `fix the value, declare another type in columns, or ${skip}`
+  return `declare the column's type with columns: { '${column.name.replace(/[\\']/g, '\\$&')}': 'string' }, infer types from more rows with inferRows (CLI: --infer-rows N), or ${skip}`
 }
 
 /**

@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { MaltError } from '../../errors.js'
+import { LocalStorage, registerStorage, type Storage } from '../../storage/index.js'
 import { newReadStats } from '../types.js'
-import { imageFolder, imageFolderClasses, type ImageRow } from './image-folder.js'
+import { imageFolder, imageFolderClasses, inOrder, type ImageRow } from './image-folder.js'
 
 const H = 4
 const W = 4
@@ -185,4 +186,65 @@ describe('imageFolder', () => {
     assert.throws(() => imageFolder(root, { channels: 4 as 3 }), /channels/)
     assert.throws(() => imageFolder(root, { onError: 'ignore' as 'skip' }), /onError/)
   })
+})
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+test('inOrder starts nothing more, and tells work in flight, once the consumer stops', async () => {
+  const started: number[] = []
+  const finished: number[] = []
+  const work = async (item: number, stopped: () => boolean): Promise<number> => {
+    started.push(item)
+    await delay(item === 0 ? 0 : 30) // Items 1..3 are still in their first stage when the consumer stops.
+    if (stopped()) return -1
+    finished.push(item)
+    return item
+  }
+  const items = Array.from({ length: 20 }, (_, i) => i)
+  for await (const outcome of inOrder(items, 4, work)) {
+    assert.deepEqual(outcome, { ok: true, value: 0 })
+    break
+  }
+  await delay(100)
+  assert.deepEqual(started, [0, 1, 2, 3])
+  assert.deepEqual(finished, [0])
+  // A full pass still yields every outcome, in order, failures included.
+  const outcomes = []
+  for await (const outcome of inOrder(items, 3, async (item) => (item === 5 ? Promise.reject(new Error('five')) : item))) outcomes.push(outcome)
+  assert.deepEqual(outcomes.map((o) => (o.ok ? o.value : 'failed')), items.map((i) => (i === 5 ? 'failed' : i)))
+})
+
+test('imageFolder reads no further file once the consumer breaks out', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'malt-'))
+  try {
+    mkdirSync(join(dir, 'a'))
+    const png = await encode(uniform(W, H, [1, 2, 3]), W, H, 3, 'png')
+    for (let i = 0; i < 12; i++) writeFileSync(join(dir, 'a', `${String(i).padStart(2, '0')}.png`), png)
+    // Local files behind a scheme whose readFile is slow and counted.
+    const local = new LocalStorage()
+    const reads: string[] = []
+    const slow = new Proxy<Storage>(local, {
+      get(target, key, receiver) {
+        if (key === 'scheme') return 'slowtest'
+        if (key === 'readFile') {
+          return async (path: string) => {
+            reads.push(path)
+            await delay(20)
+            return target.readFile(path)
+          }
+        }
+        return Reflect.get(target, key, receiver) as unknown
+      },
+    })
+    registerStorage(slow)
+    for await (const row of imageFolder(`slowtest://${dir}`, { size: [H, W], concurrency: 3 })) {
+      assert.equal(row.className, 'a')
+      break
+    }
+    await delay(150)
+    // The three started before the first row came out; none after.
+    assert.deepEqual(reads.map((path) => path.slice(-6)), ['00.png', '01.png', '02.png'])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -4,6 +4,7 @@ import { posix } from 'node:path'
 import sharp from 'sharp'
 import { MaltError, describeValue } from '../../errors.js'
 import { resolvePath, type ResolvedPath } from '../../storage/index.js'
+import { requireInteger } from '../../util/checks.js'
 import { Dataset } from '../dataset.js'
 import type { OnError, ReadStats } from '../types.js'
 import { RowErrorPolicy, checkOnError } from './row-errors.js'
@@ -81,16 +82,12 @@ function badOption(name: string, expected: string, received: unknown): MaltError
   return new MaltError('DATA_BAD_OPTION', `imageFolder: expected ${name} to be ${expected}, received ${describeValue(received)}`)
 }
 
-function isPositiveInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0
-}
-
 function checkOptions(options: ImageFolderOptions): Settings {
   const settings: Settings = { ...DEFAULTS, ...stripUndefined(options) } as Settings
   const { size, channels, scale, fit, extensions, concurrency } = settings
-  if (!Array.isArray(size) || size.length !== 2 || !size.every(isPositiveInteger)) {
-    throw badOption('size', '[height, width] with positive integers', size)
-  }
+  if (!Array.isArray(size) || size.length !== 2) throw badOption('size', '[height, width] with positive integers', size)
+  requireInteger('DATA_BAD_OPTION', 'imageFolder', 'size[0] (the height)', size[0])
+  requireInteger('DATA_BAD_OPTION', 'imageFolder', 'size[1] (the width)', size[1])
   if (channels !== 1 && channels !== 3) throw badOption('channels', '1 or 3', channels)
   if (!Array.isArray(scale) || scale.length !== 2 || !scale.every((v) => typeof v === 'number' && Number.isFinite(v))) {
     throw badOption('scale', '[min, max] with finite numbers', scale)
@@ -99,7 +96,7 @@ function checkOptions(options: ImageFolderOptions): Settings {
   if (!Array.isArray(extensions) || extensions.length === 0 || !extensions.every((e) => typeof e === 'string' && e !== '')) {
     throw badOption('extensions', 'a non-empty array of extensions such as ["jpg", "png"]', extensions)
   }
-  if (!isPositiveInteger(concurrency)) throw badOption('concurrency', 'a positive integer', concurrency)
+  requireInteger('DATA_BAD_OPTION', 'imageFolder', 'concurrency', concurrency)
   return { ...settings, extensions: extensions.map((e) => e.replace(/^\./, '').toLowerCase()) }
 }
 
@@ -167,8 +164,12 @@ async function listFiles(root: ResolvedPath, extensions: string[]): Promise<Imag
   return files
 }
 
-async function decode(root: ResolvedPath, file: ImageFile, settings: Settings): Promise<Float32Array> {
+/** Thrown by a decode that finds its pass abandoned; its outcome is never looked at. */
+const STOPPED = new Error('the pass was stopped')
+
+async function decode(root: ResolvedPath, file: ImageFile, settings: Settings, stopped: () => boolean): Promise<Float32Array> {
   const bytes = await root.storage.readFile(file.storagePath)
+  if (stopped()) throw STOPPED // The consumer left while the file was read: skip the costly part.
   const [height, width] = settings.size
   let image = sharp(bytes).autoOrient().resize(width, height, { fit: settings.fit, background: { r: 0, g: 0, b: 0 } })
   image = settings.channels === 1 ? image.grayscale() : image.toColourspace('srgb')
@@ -183,21 +184,38 @@ async function decode(root: ResolvedPath, file: ImageFile, settings: Settings): 
   return pixels
 }
 
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown }
+/** How one call of {@link inOrder}'s `fn` ended. */
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown }
 
-/** Runs `fn` on up to `concurrency` items at once and yields the outcomes in input order. */
-async function* inOrder<I, O>(items: I[], concurrency: number, fn: (item: I) => Promise<O>): AsyncGenerator<Settled<O>> {
+/**
+ * Runs `fn` on up to `concurrency` items at once and yields the outcomes in input order. Once
+ * the consumer stops (the generator is returned), no further item starts, and `fn` sees
+ * `stopped()` turn true so that work already started can give up early. Exported for tests.
+ */
+export async function* inOrder<I, O>(items: readonly I[], concurrency: number, fn: (item: I, stopped: () => boolean) => Promise<O>): AsyncGenerator<Settled<O>> {
+  let stopped = false
+  const isStopped = (): boolean => stopped
   const pending: Promise<Settled<O>>[] = []
   let next = 0
-  const startNext = (): void => {
+  const startNext = (refill: boolean): void => {
+    const item = items[next++]
+    // A refill is queued before the row it replaces reaches the consumer, so it waits a turn
+    // of the event loop: a consumer that stops at that row (break) has returned us by then.
+    const run = refill
+      ? new Promise<void>((resolve) => setImmediate(resolve)).then(() => (stopped ? Promise.reject(STOPPED) : fn(item, isStopped)))
+      : fn(item, isStopped)
     // Settled, never rejected: an abandoned pass leaves no unhandled rejection behind.
-    pending.push(fn(items[next++]).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })))
+    pending.push(run.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })))
   }
-  while (next < items.length && pending.length < concurrency) startNext()
-  while (pending.length > 0) {
-    const outcome = await pending.shift()!
-    if (next < items.length) startNext()
-    yield outcome
+  try {
+    while (next < items.length && pending.length < concurrency) startNext(false)
+    while (pending.length > 0) {
+      const outcome = await pending.shift()!
+      if (next < items.length) startNext(true)
+      yield outcome
+    }
+  } finally {
+    stopped = true
   }
 }
 
@@ -223,7 +241,7 @@ export function imageFolder(uri: string, options: ImageFolderOptions = {}): Data
     const policy = new RowErrorPolicy(onError, options.stats)
     const files = await listFiles(root, settings.extensions)
     let index = 0
-    for await (const outcome of inOrder(files, settings.concurrency, (file) => decode(root, file, settings))) {
+    for await (const outcome of inOrder(files, settings.concurrency, (file, stopped) => decode(root, file, settings, stopped))) {
       const file = files[index++]
       if (!outcome.ok) {
         if (outcome.error instanceof MaltError && outcome.error.code === 'STORAGE_NOT_FOUND') throw outcome.error

@@ -1,25 +1,14 @@
 // Tests of the jsonl() source: rows, blank lines, CRLF, long and multi-byte lines across
 // stream chunks, and bad lines thrown or skipped with file:line.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { MaltError } from '../../errors.js'
 import { newReadStats } from '../types.js'
+import { useTempDir } from '../../../test/helpers/temp-dir.js'
+import { baselineFdCount, openFdCount, settledFdCount } from '../../../test/helpers/fds.js'
 import { jsonl } from './jsonl.js'
 
-let dir: string
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'malt-'))
-})
-after(() => rmSync(dir, { recursive: true, force: true }))
-
-function file(name: string, text: string): string {
-  const path = join(dir, name)
-  writeFileSync(path, text)
-  return path
-}
+const file = useTempDir().file
 
 test('reads one object per line; blank lines, CRLF and a missing final newline are fine', async () => {
   const path = file('a.jsonl', '{"a":1,"b":"x"}\r\n\n   \r\n{"a":2,"b":[1,2]}\n{"a":3}')
@@ -69,4 +58,22 @@ test('long lines and multi-byte characters across stream chunks keep their line 
   assert.deepEqual(rows[123], JSON.parse(lines[123]))
   assert.equal((rows[400] as { big: string }).big.length, 3 * 1024 * 1024)
   await assert.rejects(jsonl(path, { maxLineBytes: 1024 * 1024 }).toArray(), { code: 'JSONL_LINE_TOO_LONG' })
+})
+
+test('maxLineBytes must be a positive integer', () => {
+  assert.throws(() => jsonl('x.jsonl', { maxLineBytes: 0 }), { code: 'DATA_BAD_OPTION', message: 'jsonl: expected maxLineBytes to be a positive integer, received 0' })
+  assert.throws(() => jsonl('x.jsonl', { maxLineBytes: 1.5 }), /received 1\.5/)
+})
+
+test('stopping a for await early closes the file', async () => {
+  // 4 MB: more than the stream reads ahead, so only closing the file can release it early.
+  const line = JSON.stringify({ text: 'x'.repeat(1000) })
+  const data = jsonl(file('fds.jsonl', `${Array.from({ length: 4000 }, () => line).join('\n')}\n`))
+  const before = await baselineFdCount(() => data.take(1).toArray())
+  for await (const row of data) {
+    assert.equal((row.text as string).length, 1000)
+    assert.ok(openFdCount() > before, 'the file is open while reading')
+    break
+  }
+  assert.equal(await settledFdCount(before), before)
 })

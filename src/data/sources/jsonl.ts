@@ -2,6 +2,7 @@
 // bounded by the longest line, with bad lines thrown or skipped by file:line.
 import { MaltError, describeValue } from '../../errors.js'
 import { resolvePath } from '../../storage/index.js'
+import { requireInteger } from '../../util/checks.js'
 import { Dataset } from '../dataset.js'
 import type { OnError, ReadStats, Row } from '../types.js'
 import { RowErrorPolicy, checkOnError } from './row-errors.js'
@@ -67,10 +68,7 @@ async function* lines(chunks: AsyncIterable<Uint8Array>, uri: string, maxLineByt
  */
 export function jsonl(uri: string, options: JsonlOptions = {}): Dataset<Row> {
   const onError = checkOnError('jsonl', options.onError)
-  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES
-  if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) {
-    throw new MaltError('DATA_BAD_OPTION', `jsonl: expected maxLineBytes to be a positive integer, received ${describeValue(maxLineBytes)}`)
-  }
+  const maxLineBytes = requireInteger('DATA_BAD_OPTION', 'jsonl', 'maxLineBytes', options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)
   return Dataset.fromGenerator(async function* () {
     const policy = new RowErrorPolicy(onError, options.stats)
     const { storage, path } = resolvePath(uri)

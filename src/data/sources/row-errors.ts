@@ -1,5 +1,5 @@
-// What a text source (CSV, JSON Lines) does with a bad record: throw it, or skip it and count
-// it in the caller's ReadStats. One policy object per pass keeps both sources consistent.
+// What a source (CSV, JSON Lines, TFRecord, image folder) does with a bad record: throw it, or
+// skip it and count it in the caller's ReadStats. One policy object per pass keeps them alike.
 import { MaltError, type ErrorLocation } from '../../errors.js'
 import type { OnError, ReadStats } from '../types.js'
 
@@ -25,9 +25,9 @@ export class RowErrorPolicy {
     return this.onError === 'skip'
   }
 
-  /** Counts one good row. */
-  read(): void {
-    if (this.stats) this.stats.rowsRead++
+  /** Counts `count` good rows (one by default). */
+  read(count = 1): void {
+    if (this.stats) this.stats.rowsRead += count
   }
 
   /**

@@ -2,17 +2,18 @@
 // writes, directories, and the fast tensor reader with its shape and corruption errors.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { MaltError } from '../../errors.js'
-import { encodeExample } from '../tfrecord/example.js'
+import { decodeExample, encodeExample } from '../tfrecord/example.js'
 import { createRecordWriter } from '../tfrecord/framing.js'
 import { newReadStats, type Row } from '../types.js'
+import { useTempDir } from '../../../test/helpers/temp-dir.js'
+import { baselineFdCount, openFdCount, settledFdCount } from '../../../test/helpers/fds.js'
+import { MAX_SKIP_REASONS } from './row-errors.js'
 import { readTfRecordTensors, tfrecord, tfrecordRecords, writeTfRecord } from './tfrecord.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'malt-'))
-test.after(() => rmSync(dir, { recursive: true, force: true }))
+const dir = useTempDir().path
 
 async function rejectsWith(promise: Promise<unknown>, code: string, parts: string[]): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -225,3 +226,78 @@ test('readTfRecordTensors grows its output for gzip input (size unknown) and rea
   await writeTfRecord(empty, [])
   assert.deepEqual(await readTfRecordTensors(empty, { features: 'x' }), { features: new Float32Array(0), labels: undefined, rows: 0, width: 0, featureWidths: [0] })
 })
+
+test('skipped records follow the shared policy: counts reset every pass, up to MAX_SKIP_REASONS reasons', async () => {
+  const path = join(dir, 'many-bad.tfrecord')
+  const writer = await createRecordWriter(path)
+  for (let i = 0; i < 30; i++) {
+    await writer.write(i % 3 === 0 ? encodeExample({ i: { kind: 'int64', values: [i] } }) : Uint8Array.from([0x0b, 0x00]))
+  }
+  await writer.commit()
+  const stats = newReadStats()
+  const data = tfrecord(path, { onError: 'skip', stats })
+  for (let pass = 0; pass < 2; pass++) {
+    assert.equal((await data.toArray()).length, 10)
+    assert.deepEqual([stats.rowsRead, stats.rowsSkipped, stats.skipped.length], [10, 20, MAX_SKIP_REASONS], `pass ${pass}`)
+    assert.match(stats.skipped[0], /record 1 at byte offset \d+: /)
+  }
+  const records = tfrecordRecords(path, { stats })
+  assert.equal(await records.count(), 30)
+  assert.equal(await records.count(), 30)
+  assert.deepEqual([stats.rowsRead, stats.rowsSkipped, stats.skipped.length], [30, 0, 0])
+})
+
+test('a feature keeps the kind of the first row that holds it', async () => {
+  const path = join(dir, 'kinds-fixed.tfrecord')
+  const kindsOf = async (): Promise<string[]> => (await tfrecordRecords(path).toArray()).map((raw) => kindOf(raw))
+  // An integral value after a float one stays float (and comes back as a number).
+  await writeTfRecord(path, [{ x: 2.5 }, { x: 2 }, { x: [1, 2] }, { x: true }])
+  assert.deepEqual(await kindsOf(), ['float', 'float', 'float', 'float'])
+  assert.deepEqual((await tfrecord(path).toArray()).map((row) => row.x), [2.5, 2, [1, 2], 1])
+  // number[] of integers is float_list (documented), and then fixes the feature's kind.
+  await writeTfRecord(path, [{ x: [1, 2] }, { x: 3 }])
+  assert.deepEqual(await kindsOf(), ['float', 'float'])
+  // An int64 feature takes integral numbers in any form, and a feature that first holds null is free.
+  await writeTfRecord(path, [{ x: null }, { x: 1 }, { x: [2, 3] }, { x: 4n }, { x: Int32Array.from([5]) }])
+  assert.deepEqual(await kindsOf(), ['none', 'int64', 'int64', 'int64', 'int64'])
+  // Declared kinds win from the first row.
+  await writeTfRecord(path, [{ x: 1 }, { x: 2.5 }], { types: { x: 'float' } })
+  assert.deepEqual(await kindsOf(), ['float', 'float'])
+})
+
+test('a float after an inferred int64 is a conflict naming feature, row and the types fix', async () => {
+  const path = join(dir, 'conflict.tfrecord')
+  await rejectsWith(writeTfRecord(path, [{ x: 1, y: 'a' }, { x: 3, y: 'b' }, { x: 2.5, y: 'c' }]), 'TFRECORD_TYPE_CONFLICT', [
+    'row 2, feature "x"',
+    'received 2.5',
+    'int64_list, inferred from its value in row 0',
+    `types: { "x": 'float' }`,
+  ])
+  assert.equal(existsSync(path), false)
+  await rejectsWith(writeTfRecord(path, [{ x: [1, 2] }, { x: 'text' }]), 'TFRECORD_TYPE_CONFLICT', ['row 1, feature "x"', 'float_list', 'one kind of value'])
+  await rejectsWith(writeTfRecord(path, [{ x: 'a' }, { x: 1 }]), 'TFRECORD_TYPE_CONFLICT', ['row 1', 'bytes_list'])
+  await rejectsWith(writeTfRecord(path, [{ x: 1 }, { x: Uint8Array.from([1]) }]), 'TFRECORD_TYPE_CONFLICT', ['row 1', 'int64_list'])
+  await rejectsWith(writeTfRecord(path, [{ x: 1 }, { x: 2 ** 60 }]), 'TFRECORD_TYPE_CONFLICT', [`types: { "x": 'float' }`])
+  // Where types declares the kind, a value that does not fit stays a plain bad value.
+  await rejectsWith(writeTfRecord(path, [{ x: 1 }, { x: 2.5 }], { types: { x: 'int64' } }), 'TFRECORD_BAD_VALUE', ['row 1', 'safe integers'])
+  assert.equal(existsSync(path), false)
+})
+
+test('stopping a for await early closes the file', async () => {
+  const path = join(dir, 'fds.tfrecord')
+  // 4 MB: more than the stream reads ahead, so only closing the file can release it early.
+  await writeTfRecord(path, Array.from({ length: 4000 }, (_, i) => ({ i, text: 'x'.repeat(1000) })))
+  const data = tfrecord(path)
+  const before = await baselineFdCount(() => data.take(1).toArray())
+  for await (const row of data) {
+    assert.equal(row.i, 0)
+    assert.ok(openFdCount() > before, 'the file is open while reading')
+    break
+  }
+  assert.equal(await settledFdCount(before), before)
+})
+
+/** The list kind of feature "x" in one serialized Example, or 'none' when it is absent. */
+function kindOf(raw: Uint8Array): string {
+  return decodeExample(raw).x?.kind ?? 'none'
+}

@@ -3,6 +3,7 @@
 import { MaltError, describeValue } from '../../errors.js'
 import { Dataset } from '../dataset.js'
 import type { Row } from '../types.js'
+import { RowErrorPolicy } from './row-errors.js'
 import { ExampleRowDecoder, encodeExample, setOwn, type FeatureInput } from '../tfrecord/example.js'
 import { checkRecordReadOptions, createRecordWriter, expandRecordFiles, readRecordBatches, recordError, type RecordReadOptions, type TfRecordCompression } from '../tfrecord/framing.js'
 
@@ -38,8 +39,9 @@ export interface TfRecordOptions extends RecordReadOptions {
  */
 export function tfrecord(uri: string | readonly string[], options: TfRecordOptions = {}): Dataset<Row> {
   checkRecordReadOptions('tfrecord', options)
-  const skip = options.onError === 'skip'
   return Dataset.fromGenerator(async function* () {
+    // A new policy per pass: the stats describe the latest pass, as for csv() and jsonl().
+    const policy = new RowErrorPolicy(options.onError ?? 'throw', options.stats)
     const decoder = new ExampleRowDecoder(options)
     for (const file of await expandRecordFiles(uri)) {
       for await (const batch of readRecordBatches(file, options)) {
@@ -49,14 +51,10 @@ export function tfrecord(uri: string | readonly string[], options: TfRecordOptio
             rows.push(decoder.decode(batch.records[i]))
           } catch (error) {
             const where = recordError('TFRECORD_BAD_EXAMPLE', file, batch.indexes[i], batch.offsets[i], (error as Error).message, error)
-            if (!skip) throw where
-            if (options.stats) {
-              options.stats.rowsSkipped++
-              if (options.stats.skipped.length < 10) options.stats.skipped.push(where.message)
-            }
+            policy.bad(where.code, where.message, where.location ?? { file }, error)
           }
         }
-        if (options.stats) options.stats.rowsRead += rows.length
+        policy.read(rows.length)
         yield* rows
       }
     }
@@ -67,9 +65,10 @@ export function tfrecord(uri: string | readonly string[], options: TfRecordOptio
 export function tfrecordRecords(uri: string | readonly string[], options: RecordReadOptions = {}): Dataset<Uint8Array> {
   checkRecordReadOptions('tfrecordRecords', options)
   return Dataset.fromGenerator(async function* () {
+    const policy = new RowErrorPolicy(options.onError ?? 'throw', options.stats)
     for (const file of await expandRecordFiles(uri)) {
       for await (const batch of readRecordBatches(file, options)) {
-        if (options.stats) options.stats.rowsRead += batch.records.length
+        policy.read(batch.records.length)
         yield* batch.records.map((record) => new Uint8Array(record)) // Copies; Buffer#slice would not.
       }
     }
@@ -98,11 +97,17 @@ export interface WriteTfRecordOptions {
 
 /**
  * Writes rows as tf.train.Example records; returns the number written. The file appears only
- * when every row is written (a failure leaves no partial file). Value mapping, unless `types`
- * says otherwise: a safe-integer number, boolean (0/1), bigint, and integer typed arrays
+ * when every row is written (a failure leaves no partial file). Each feature has one list kind
+ * in every record: the one `types` declares, else the one inferred from the first row that
+ * holds it. Inference: a safe-integer number, boolean (0/1), bigint, and integer typed arrays
  * (`Int32Array`, `BigInt64Array`, ...), `bigint[]`, `boolean[]` → int64_list; any other
- * number, `number[]` (integral or not), `Float32Array`/`Float64Array` → float_list (float32
- * on disk); string, `Uint8Array` and arrays of them → bytes_list; null/undefined → left out.
+ * number, `number[]` (integral or not, and `[]`), `Float32Array`/`Float64Array` → float_list
+ * (float32 on disk); string, `Uint8Array` and arrays of them → bytes_list; null/undefined →
+ * left out. Later rows follow that kind: integers go into a float feature as they are, but a
+ * non-integer in a feature inferred as int64 (`{x: 1}` then `{x: 2.5}`) throws
+ * `TFRECORD_TYPE_CONFLICT`, as earlier records are already written: declare
+ * `types: { x: 'float' }`. Floats that happen to be integral (2.0 read from a float_list) are
+ * numbers like any other, so declare their kind too when it matters.
  *
  * @example
  * await writeTfRecord('train.tfrecord', rows, { types: { price: 'float' } })
@@ -115,6 +120,9 @@ export async function writeTfRecord(uri: string, rows: AsyncIterable<Row> | Iter
     }
   }
   checkRecordReadOptions('writeTfRecord', { compression: options.compression })
+  // The kind of every feature met so far: declared, or inferred from the row it first held a value.
+  const kinds = new Map<string, FeatureKind>()
+  for (const [name, type] of Object.entries(types)) kinds.set(name, { kind: type, inferredAt: undefined })
   const writer = await createRecordWriter(uri, { compression: options.compression })
   try {
     let index = 0
@@ -123,7 +131,7 @@ export async function writeTfRecord(uri: string, rows: AsyncIterable<Row> | Iter
       for (const name of Object.keys(row)) {
         const value = row[name]
         if (value === null || value === undefined) continue
-        setOwn(features, name, toFeature(value, types[name], name, index))
+        setOwn(features, name, toFeature(value, name, index, kinds))
       }
       await writer.write(encodeExample(features))
       index++
@@ -135,18 +143,56 @@ export async function writeTfRecord(uri: string, rows: AsyncIterable<Row> | Iter
   }
 }
 
-/** One cell → the feature it is written as (see {@link writeTfRecord}). */
-function toFeature(value: unknown, type: TfRecordFeatureType | undefined, name: string, index: number): FeatureInput {
-  const bad = (expected: string): MaltError =>
-    new MaltError('TFRECORD_BAD_VALUE', `writeTfRecord: row ${index}, feature ${JSON.stringify(name)}: expected ${expected}, received ${describeValue(value)}`, {
-      location: { field: name },
-    })
+/** A feature's list kind, and the row it was inferred from (undefined when `types` declares it). */
+interface FeatureKind {
+  kind: TfRecordFeatureType
+  inferredAt: number | undefined
+}
+
+/** One cell → the feature it is written as (see {@link writeTfRecord}); fixes the kind on first sight. */
+function toFeature(value: unknown, name: string, index: number, kinds: Map<string, FeatureKind>): FeatureInput {
+  const known = kinds.get(name)
+  const type = known?.kind
   let values: ArrayLike<unknown>
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') values = [value]
   else if (value instanceof Uint8Array && type !== 'float' && type !== 'int64') values = [value]
   else if (Array.isArray(value) || ArrayBuffer.isView(value)) values = value as unknown as ArrayLike<unknown>
-  else throw bad('a number, bigint, boolean, string, Uint8Array, typed array or an array of them')
-  const kind = type ?? inferType(value, values)
+  else throw badValue(name, index, value, 'a number, bigint, boolean, string, Uint8Array, typed array or an array of them')
+  // A Uint8Array is bytes to inference: it goes into a numeric feature only when `types` says so.
+  if (known?.inferredAt !== undefined && value instanceof Uint8Array && known.kind !== 'bytes') throw conflict(name, index, value, known)
+  if (known) return encodeValues(value, values, known, name, index)
+  const inferred: FeatureKind = { kind: inferType(value, values), inferredAt: index }
+  kinds.set(name, inferred)
+  return encodeValues(value, values, inferred, name, index)
+}
+
+function badValue(name: string, index: number, value: unknown, expected: string): MaltError {
+  return new MaltError('TFRECORD_BAD_VALUE', `writeTfRecord: row ${index}, feature ${JSON.stringify(name)}: expected ${expected}, received ${describeValue(value)}`, {
+    location: { field: name },
+  })
+}
+
+/** A value that does not fit the kind inferred from an earlier row: records already written cannot change. */
+function conflict(name: string, index: number, value: unknown, feature: FeatureKind): MaltError {
+  const values: ArrayLike<unknown> = Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof Uint8Array)) ? (value as unknown as ArrayLike<unknown>) : [value]
+  // Only numbers that are not all integers: declaring the feature float then makes every row fit.
+  let numbers = feature.kind === 'int64'
+  for (let i = 0; numbers && i < values.length; i++) numbers = ['number', 'bigint', 'boolean'].includes(typeof values[i])
+  const fix = numbers
+    ? `declare the kind before writing: types: { ${JSON.stringify(name)}: 'float' }`
+    : 'a feature holds one kind of value (numbers or bytes) in every record; convert the values first'
+  return new MaltError(
+    'TFRECORD_TYPE_CONFLICT',
+    `writeTfRecord: row ${index}, feature ${JSON.stringify(name)}: received ${describeValue(value)}, but the feature is written as ${feature.kind}_list, ` +
+      `inferred from its value in row ${feature.inferredAt} (earlier records are written already); ${fix}`,
+    { location: { field: name } },
+  )
+}
+
+/** Encodes `values` as `feature.kind`, or throws naming the row and the feature. */
+function encodeValues(value: unknown, values: ArrayLike<unknown>, feature: FeatureKind, name: string, index: number): FeatureInput {
+  const bad = (expected: string): MaltError => (feature.inferredAt === undefined ? badValue(name, index, value, expected) : conflict(name, index, value, feature))
+  const { kind } = feature
   if (kind === 'bytes') {
     const bytes: Uint8Array[] = []
     for (let i = 0; i < values.length; i++) {
@@ -172,7 +218,7 @@ function toFeature(value: unknown, type: TfRecordFeatureType | undefined, name: 
   for (let i = 0; i < values.length; i++) {
     const v = values[i]
     if (typeof v === 'bigint') {
-      if (v < -(2n ** 63n) || v >= 2n ** 63n) throw bad('int64 values in [-2^63, 2^63)')
+      if (v < -(2n ** 63n) || v >= 2n ** 63n) throw badValue(name, index, value, 'int64 values in [-2^63, 2^63)')
       ints.push(v)
     } else if (typeof v === 'boolean') ints.push(v ? 1 : 0)
     else if (typeof v === 'number' && Number.isSafeInteger(v)) ints.push(v)

@@ -7,6 +7,7 @@ import { MaltError, describeValue } from '../../errors.js'
 import { resolvePath, type AtomicWriter, type ResolvedPath } from '../../storage/index.js'
 import type { OnError, ReadStats } from '../types.js'
 import { formatCrc, maskedCrc32c, maskedCrc32c8 } from './crc32c.js'
+import { MAX_SKIP_REASONS } from '../sources/row-errors.js'
 
 /** Compression of a whole TFRecord file, as TF's `TFRecordOptions` (`''`, `'GZIP'`, `'ZLIB'`). */
 export type TfRecordCompression = 'none' | 'gzip' | 'zlib'
@@ -54,7 +55,7 @@ const HEADER = 12
 const FOOTER = 4
 /** Larger records are refused: Node buffers and our concatenation stay below 2 GiB. */
 const MAX_RECORD = 0x7fff0000
-const SKIP_REASONS_KEPT = 10
+
 
 function readU32(buf: Uint8Array, pos: number): number {
   return (buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16) | (buf[pos + 3] << 24)) >>> 0
@@ -197,7 +198,7 @@ export class RecordParser {
   private skipped(offset: number, message: string): void {
     if (!this.stats) return
     this.stats.rowsSkipped++
-    if (this.stats.skipped.length < SKIP_REASONS_KEPT) this.stats.skipped.push(`${this.where(offset)}: ${message}`)
+    if (this.stats.skipped.length < MAX_SKIP_REASONS) this.stats.skipped.push(`${this.where(offset)}: ${message}`)
   }
 }
 
