@@ -4,25 +4,17 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { MaltError } from '../../errors.js'
 import { decodeExample, encodeExample } from '../tfrecord/example.js'
 import { createRecordWriter } from '../tfrecord/framing.js'
 import { newReadStats, type Row } from '../types.js'
 import { useTempDir } from '../../../test/helpers/temp-dir.js'
-import { baselineFdCount, openFdCount, settledFdCount } from '../../../test/helpers/fds.js'
+import { assertClosesOnBreak } from '../../../test/helpers/fds.js'
 import { MAX_SKIP_REASONS } from './row-errors.js'
 import { readTfRecordTensors, tfrecord, tfrecordRecords, writeTfRecord } from './tfrecord.js'
+import { rejectsWith } from '../../../test/helpers/errors.js'
 
 const dir = useTempDir().path
 
-async function rejectsWith(promise: Promise<unknown>, code: string, parts: string[]): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof MaltError, `expected a MaltError, got ${String(error)}`)
-    assert.equal(error.code, code, error.message)
-    for (const part of parts) assert.ok(error.message.includes(part), `"${error.message}" should include "${part}"`)
-    return true
-  })
-}
 
 test('every value kind round-trips through writeTfRecord and tfrecord()', async () => {
   const path = join(dir, 'kinds.tfrecord')
@@ -288,13 +280,9 @@ test('stopping a for await early closes the file', async () => {
   // 4 MB: more than the stream reads ahead, so only closing the file can release it early.
   await writeTfRecord(path, Array.from({ length: 4000 }, (_, i) => ({ i, text: 'x'.repeat(1000) })))
   const data = tfrecord(path)
-  const before = await baselineFdCount(() => data.take(1).toArray())
-  for await (const row of data) {
+  await assertClosesOnBreak(data, (row) => {
     assert.equal(row.i, 0)
-    assert.ok(openFdCount() > before, 'the file is open while reading')
-    break
-  }
-  assert.equal(await settledFdCount(before), before)
+  })
 })
 
 /** The list kind of feature "x" in one serialized Example, or 'none' when it is absent. */

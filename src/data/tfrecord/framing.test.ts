@@ -6,10 +6,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { gzipSync } from 'node:zlib'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { MaltError } from '../../errors.js'
 import { newReadStats } from '../types.js'
 import { crc32c, maskCrc } from './crc32c.js'
 import { RecordParser, createRecordWriter, encodeRecord, readRecordBatches, scanRecords, type RecordReadOptions } from './framing.js'
+import { rejectsWith } from '../../../test/helpers/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'malt-'))
 test.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -31,17 +31,6 @@ async function readAll(path: string, options: RecordReadOptions = {}): Promise<U
   return out
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string, parts: string[]): Promise<MaltError> {
-  try {
-    await promise
-  } catch (error) {
-    assert.ok(error instanceof MaltError, `expected a MaltError, got ${String(error)}`)
-    assert.equal(error.code, code, error.message)
-    for (const part of parts) assert.ok(error.message.includes(part), `"${error.message}" should include "${part}"`)
-    return error
-  }
-  assert.fail('expected a rejection')
-}
 
 test('a record is uint64 length, masked CRC of it, the data, masked CRC of the data', () => {
   const data = new TextEncoder().encode('hello tfrecord')

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { MaltError } from '../../errors.js'
 import { SeededRandom } from '../../util/random.js'
 import { newReadStats } from '../types.js'
 import { encodeExample, type FeatureInput } from './example.js'
@@ -13,6 +12,7 @@ import { createRecordWriter, scanRecords } from './framing.js'
 import { LayoutCache } from './layout.js'
 import { readTfRecordTensors } from './tensors.js'
 import { WireReader } from './wire.js'
+import { rejectsWith } from '../../../test/helpers/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'malt-'))
 test.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -25,14 +25,6 @@ async function writeRecords(name: string, records: Uint8Array[]): Promise<string
   return path
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string, parts: string[]): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof MaltError, `expected a MaltError, got ${String(error)}`)
-    assert.equal(error.code, code, error.message)
-    for (const part of parts) assert.ok(error.message.includes(part), `"${error.message}" should include "${part}"`)
-    return true
-  })
-}
 
 const f32 = (value: number): number => Math.fround(value)
 
