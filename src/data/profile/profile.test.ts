@@ -131,3 +131,17 @@ test('a large column keeps bounded samples; stripSamples empties them for JSON',
   assert.equal(profile.columns[0].numeric?.sample.length, 1_000, 'the original is untouched')
   assert.ok(JSON.stringify(stripped).length < 20_000)
 })
+
+test('bytes holding short UTF-8 text are profiled as categories; binary bytes stay bytes', async () => {
+  const encode = (text: string): Uint8Array => new TextEncoder().encode(text)
+  const profile = await profileDataset([
+    { kind: encode('odd'), blob: new Uint8Array([0, 255, 3]) },
+    { kind: encode('even'), blob: new Uint8Array([1, 2, 0]) },
+    { kind: encode('odd'), blob: new Uint8Array([0xc3, 0x28]) },
+  ])
+  const kind = profile.columns.find((column) => column.name === 'kind')!
+  assert.equal(kind.kind, 'categorical')
+  assert.deepEqual(kind.categorical?.top, [{ value: 'odd', count: 2 }, { value: 'even', count: 1 }])
+  const blob = profile.columns.find((column) => column.name === 'blob')!
+  assert.equal(blob.type, 'bytes')
+})

@@ -6,6 +6,22 @@ import type { Row } from '../types.js'
 import { CategoricalAccumulator, NumericAccumulator, VectorAccumulator, type VectorLike } from './stats.js'
 import { PROFILE_DEFAULTS, type ColumnKind, type ColumnProfile, type Profile, type ProfileOptions, type ProfiledType, type ResolvedProfileOptions } from './types.js'
 
+/** Bytes values up to this long are tried as UTF-8 text (categories); longer ones are binary. */
+const MAX_TEXT_BYTES = 1024
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** The text of valid UTF-8 bytes without control characters, else undefined (binary data). */
+function decodeText(bytes: Uint8Array): string | undefined {
+  let text: string
+  try {
+    text = strictUtf8.decode(bytes)
+  } catch {
+    return undefined
+  }
+  // eslint-disable-next-line no-control-regex -- control characters mark binary, not text
+  return /[\u0000-\u0008\u000e-\u001f]/.test(text) ? undefined : text
+}
+
 type TypeKey = keyof ColumnProfile['typeCounts']
 
 class ColumnAccumulator {
@@ -49,6 +65,12 @@ class ColumnAccumulator {
 
   private addObject(value: object): void {
     if (value instanceof Uint8Array) {
+      // TFRecord keeps strings as bytes: short valid UTF-8 is a category, as Facets shows it.
+      const text = value.length <= MAX_TEXT_BYTES ? decodeText(value) : undefined
+      if (text !== undefined) {
+        this.categories().add(text)
+        return this.counted('string')
+      }
       this.vectors().add(value, true)
       return this.counted('bytes')
     }
