@@ -179,3 +179,24 @@ test('stopping a for await early closes the file', async () => {
     assert.equal(row.i, 0)
   })
 })
+
+test('line numbers stay right across read chunks (files over 1 MB), with CRLF in quoted fields', async () => {
+  // Every 7th record spans two lines; the file is read in several chunks, so records and
+  // quoted line breaks fall across chunk boundaries.
+  const lines = ['a,b']
+  let line = 1
+  for (let i = 0; i < 30_000; i++) {
+    if (i % 7 === 0) {
+      lines.push(`${i},"x\r\n${'y'.repeat(30)}"`)
+      line += 2
+    } else {
+      lines.push(`${i},${'z'.repeat(30)}`)
+      line += 1
+    }
+  }
+  lines.push('short')
+  const path = file('chunks.csv', `${lines.join('\r\n')}\r\n`)
+  const stats = newReadStats()
+  assert.equal(await csv(path, { onError: 'skip', stats, columns: { b: 'string' } }).count(), 30_000)
+  assert.deepEqual(stats.skipped, [`${path}:${line + 1}: expected 2 fields, found 1`])
+})
