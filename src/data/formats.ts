@@ -6,7 +6,7 @@ import type { OnError, ReadStats, Row } from './types.js'
 import { csv, inferCsvSchema } from './sources/csv.js'
 import { jsonl } from './sources/jsonl.js'
 import { parquet } from './sources/parquet.js'
-import { tfrecord, writeTfRecord, type TfRecordFeatureType } from './sources/tfrecord.js'
+import { featureKindOf, tfrecord, writeTfRecord, type TfRecordFeatureType } from './sources/tfrecord.js'
 import { writeCsv, writeJsonl } from './writers/text.js'
 
 /** A file format Malt reads (and, for some, writes). */
@@ -86,22 +86,10 @@ interface ColumnScan {
   kinds: Record<string, TfRecordFeatureType>
 }
 
-function isIntegral(value: unknown): boolean {
-  if (typeof value === 'bigint' || typeof value === 'boolean') return true
-  if (typeof value === 'number') return Number.isInteger(value)
-  if (value instanceof Int8Array || value instanceof Int16Array || value instanceof Int32Array || value instanceof Uint16Array || value instanceof Uint32Array) return true
-  if (value instanceof BigInt64Array || value instanceof BigUint64Array) return true
-  if (Array.isArray(value)) return value.every((item) => typeof item === 'bigint' || (typeof item === 'number' && Number.isInteger(item)))
-  return false
-}
-
-function isText(value: unknown): boolean {
-  return typeof value === 'string' || value instanceof Uint8Array || (Array.isArray(value) && value.every((item) => typeof item === 'string' || item instanceof Uint8Array))
-}
-
 /**
  * One streaming pass that finds every column (rows of JSON Lines or TFRecord need not all have
- * the same keys) and the list kind of each: int64 only if every value is integral, else float.
+ * the same keys) and the list kind of each, as writeTfRecord infers it per value, widened to
+ * float when a column holds both int64 and float values.
  */
 async function scanColumns(rows: AsyncIterable<Row>): Promise<ColumnScan> {
   // undefined: the column was seen, but only empty so far.
@@ -112,7 +100,7 @@ async function scanColumns(rows: AsyncIterable<Row>): Promise<ColumnScan> {
         if (!kinds.has(name)) kinds.set(name, undefined)
         continue
       }
-      const kind: TfRecordFeatureType = isText(value) ? 'bytes' : isIntegral(value) ? 'int64' : 'float'
+      const kind = featureKindOf(value)
       const known = kinds.get(name)
       if (known === undefined || known === kind || (known === 'int64' && kind === 'float')) kinds.set(name, kind)
       else if (!(known === 'float' && kind === 'int64')) {
@@ -140,7 +128,7 @@ function counted(rows: Dataset<Row>, onRows: ((rows: number) => void) | undefine
  * bounded. The output file appears only once complete. Reads the input twice when it must
  * learn the columns first: for CSV output from JSON Lines, Parquet or TFRecord (rows may
  * differ in their keys), and for TFRecord output (each feature needs one list kind for the
- * whole file: int64 when every value is integral, float otherwise, bytes for text).
+ * whole file: int64 when every value is, float when any value is, bytes for text).
  */
 export async function convertFile(input: string, output: string, options: ConvertOptions = {}): Promise<ConvertResult> {
   const from = formatOf(input)

@@ -227,6 +227,11 @@ function encodeValues(value: unknown, values: ArrayLike<unknown>, feature: Featu
   return { kind: 'int64', values: ints }
 }
 
+/** The list kind {@link writeTfRecord} infers for a value when `types` does not name it. */
+export function featureKindOf(value: unknown): TfRecordFeatureType {
+  return inferType(value, Array.isArray(value) ? value : [])
+}
+
 function inferType(value: unknown, values: ArrayLike<unknown>): TfRecordFeatureType {
   if (value instanceof Uint8Array) return 'bytes'
   if (value instanceof Float32Array || value instanceof Float64Array) return 'float'
