@@ -1,7 +1,8 @@
 // The backends Malt can run on, fastest first. Each loads lazily: tfjs-node is an optional
 // package the user may have installed, and the native addon exists only once built.
 import { createRequire } from 'node:module'
-import { existsSync } from 'node:fs'
+import { loadNativeAddon, NATIVE_FIX } from './native/addon.js'
+import { registerNativeBackend, NATIVE_BACKEND_NAME } from './native/backend.js'
 import type * as tfjs from '@tensorflow/tfjs'
 
 /** The result of trying one candidate. */
@@ -12,6 +13,8 @@ export interface CandidateLoad {
   namespace?: typeof tfjs
   /** The package brings its own `file://` model IO handler. */
   hasFileHandler?: boolean
+  /** When unavailable: what the user can do about it (said once when Malt falls back to the CPU). */
+  fix?: string
 }
 
 /** One backend Malt may select. */
@@ -48,17 +51,19 @@ const tfjsNode: BackendCandidate = {
   },
 }
 
-/** Where the native addon of the native-backend issue is built by `npm install`. */
-export const nativeAddonPath = new URL('../../native/build/Release/malt_native.node', import.meta.url)
-
 const maltNative: BackendCandidate = {
   provider: 'malt-native (oneDNN)',
-  backendName: 'malt-native',
+  backendName: NATIVE_BACKEND_NAME,
   async load() {
-    if (!existsSync(nativeAddonPath)) {
-      return { available: false, reason: 'addon not built (native kernels are not part of this version yet)' }
+    const loaded = loadNativeAddon()
+    if (!loaded.addon) return { available: false, reason: loaded.reason, fix: NATIVE_FIX }
+    const native = registerNativeBackend(loaded.addon)
+    const { onednn } = loaded.addon.versions()
+    const threads = loaded.addon.getNumThreads()
+    return {
+      available: true,
+      reason: `oneDNN ${onednn}, ${threads} thread${threads === 1 ? '' : 's'}, ${native.kernels.length} native kernels`,
     }
-    return { available: false, reason: 'addon present but no loader in this version' }
   },
 }
 

@@ -33,8 +33,13 @@ export function ready(): Promise<BackendInfo> {
 }
 
 /** Tries `list` in order and switches TF.js to the first that loads (exported for tests). */
-export async function selectBackend(list: readonly BackendCandidate[], forced: string | undefined): Promise<BackendInfo> {
+export async function selectBackend(
+  list: readonly BackendCandidate[],
+  forced: string | undefined,
+  warn: (message: string) => void = (message) => process.stderr.write(`${message}\n`),
+): Promise<BackendInfo> {
   const tried: BackendInfo['tried'] = []
+  const fixes: string[] = []
   for (const candidate of list) {
     if (forced && candidate.backendName !== forced && candidate.provider !== forced) {
       tried.push({ provider: candidate.provider, available: false, reason: `skipped: MALT_BACKEND=${forced}` })
@@ -42,7 +47,10 @@ export async function selectBackend(list: readonly BackendCandidate[], forced: s
     }
     const loaded = await candidate.load()
     tried.push({ provider: candidate.provider, available: loaded.available, reason: loaded.reason })
-    if (!loaded.available) continue
+    if (!loaded.available) {
+      if (loaded.fix) fixes.push(`${candidate.provider}: ${loaded.reason}; to fix: ${loaded.fix}`)
+      continue
+    }
     if (loaded.namespace) tf = loaded.namespace
     const ok = await tf.setBackend(candidate.backendName)
     if (!ok) {
@@ -50,6 +58,11 @@ export async function selectBackend(list: readonly BackendCandidate[], forced: s
       continue
     }
     await tf.ready()
+    if (tf.getBackend() === 'cpu' && !forced && fixes.length > 0) {
+      // Said once per process (ready() selects once): training on the pure-JS kernels is
+      // hundreds of times slower, and the user should know why and what fixes it.
+      warn(`malt: running on the pure-JavaScript CPU backend, which is slow for training. ${fixes.join('. ')}`)
+    }
     if (tf.getBackend() === 'cpu') {
       // The CPU backend prints a banner advising tfjs-node on its first tensor; Malt reports
       // the backend itself (`malt doctor`), so the banner is noise in every CLI run and test.

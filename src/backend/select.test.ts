@@ -40,3 +40,17 @@ test('MALT_BACKEND forces a candidate; an unknown one is a clear error', async (
 test('the real candidate list is tfjs-node, then native, then cpu', () => {
   assert.deepEqual(candidates.map((candidate) => candidate.backendName), ['tensorflow', 'malt-native', 'cpu'])
 })
+
+test('falling back to the CPU backend says once why and what fixes it; forcing it stays quiet', async () => {
+  const unbuilt: BackendCandidate = {
+    provider: 'malt-native (oneDNN)',
+    backendName: 'malt-native-test',
+    load: async () => ({ available: false, reason: 'addon not built', fix: 'apt-get install libdnnl-dev' }),
+  }
+  const warnings: string[] = []
+  await selectBackend([unbuilt, cpu], undefined, (message) => warnings.push(message))
+  assert.equal(warnings.length, 1)
+  assert.match(warnings[0], /pure-JavaScript CPU backend.*malt-native \(oneDNN\): addon not built; to fix: apt-get install libdnnl-dev/)
+  await selectBackend([unbuilt, cpu], 'cpu', (message) => warnings.push(message))
+  assert.equal(warnings.length, 1)
+})

@@ -1,0 +1,7 @@
+// Native kernels: pool group (filled in by the native-backend work).
+import type { NativeAddon } from '../addon.js'
+import type { NativeKernelTable } from './types.js'
+
+export function poolKernels(_addon: NativeAddon): NativeKernelTable {
+  return {}
+}
