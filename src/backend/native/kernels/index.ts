@@ -7,8 +7,9 @@ import { matMulKernels } from './matmul.js'
 import { elementwiseKernels } from './elementwise.js'
 import { reduceKernels } from './reduce.js'
 import { normKernels } from './norm.js'
+import { gatherKernels } from './gather.js'
 
-const groups: NativeKernelGroup[] = [convKernels, poolKernels, matMulKernels, elementwiseKernels, reduceKernels, normKernels]
+const groups: NativeKernelGroup[] = [convKernels, poolKernels, matMulKernels, elementwiseKernels, reduceKernels, normKernels, gatherKernels]
 
 /** The native kernels this build of the addon provides, keyed by TF.js kernel name. */
 export function nativeKernelTable(addon: NativeAddon): NativeKernelTable {
