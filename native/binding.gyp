@@ -11,7 +11,8 @@
         "src/matmul.cc",
         "src/elementwise.cc",
         "src/reduce.cc",
-        "src/norm.cc"
+        "src/norm.cc",
+        "src/optimizer.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -19,7 +20,9 @@
       # entry point turns them into JS errors (common.h). OpenMP: Debian's libdnnl is an OpenMP build,
       # and our own loops share its thread pool and thread count.
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-frtti", "-fopenmp", "-Wall", "-Wno-unused-parameter"],
+      # -ffp-contract=off: no fused multiply-adds behind our back, so float32 arithmetic rounds
+      # step by step exactly as TF.js's kernels do.
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off", "-fexceptions", "-frtti", "-fopenmp", "-Wall", "-Wno-unused-parameter"],
       "libraries": ["-ldnnl", "-fopenmp"]
     }
   ]

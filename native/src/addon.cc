@@ -13,6 +13,11 @@ dnnl::engine& engine() {
   return cpu;
 }
 
+std::mutex& kernelMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
 dnnl::stream& stream() {
   static dnnl::stream cpuStream(engine());
   return cpuStream;
@@ -137,6 +142,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitElementwise(env, exports);
   InitReduce(env, exports);
   InitNorm(env, exports);
+  InitOptimizer(env, exports);
   return exports;
 }
 

@@ -5,7 +5,10 @@
 #include <napi.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -24,6 +27,9 @@ namespace malt {
 /** The one CPU engine and stream; oneDNN primitives run synchronously on the JS thread. */
 dnnl::engine& engine();
 dnnl::stream& stream();
+
+/** Held by every entry point (see guarded). */
+std::mutex& kernelMutex();
 
 /** A float32 view of a JS Float32Array argument (the pointer includes the view's byte offset). */
 struct F32View {
@@ -63,6 +69,9 @@ std::string key(std::initializer_list<const std::vector<int64_t>*> parts, const 
 template <typename Body>
 Napi::Value guarded(const Napi::CallbackInfo& info, const char* kernel, Body&& body) {
   Napi::Env env = info.Env();
+  // The shape caches are process-wide; worker_threads share them, so calls are serialised
+  // (uncontended, the lock costs nanoseconds; kernels are synchronous on their JS thread anyway).
+  std::lock_guard<std::mutex> lock(kernelMutex());
   try {
     body();
     return env.Undefined();
@@ -106,5 +115,6 @@ void InitMatMul(Napi::Env env, Napi::Object exports);
 void InitElementwise(Napi::Env env, Napi::Object exports);
 void InitReduce(Napi::Env env, Napi::Object exports);
 void InitNorm(Napi::Env env, Napi::Object exports);
+void InitOptimizer(Napi::Env env, Napi::Object exports);
 
 }  // namespace malt

@@ -7,6 +7,7 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import { MaltError } from '../../errors.js'
 import type { NativeAddon } from './addon.js'
 import { nativeKernelTable } from './kernels/index.js'
+import { installFusedAdam } from './adam.js'
 import type { NativeKernelArgs } from './kernels/types.js'
 
 export const NATIVE_BACKEND_NAME = 'malt-native'
@@ -77,6 +78,7 @@ export function registerNativeBackend(addon: NativeAddon, env: NodeJS.ProcessEnv
   }
   const missing = Object.keys(table).filter((name) => !calls.has(name))
   if (missing.length > 0) throw new Error(`native kernels without a CPU kernel to fall back to: ${missing.join(', ')}`)
+  installFusedAdam(addon, NATIVE_BACKEND_NAME)
   state = { addon, kernels: [...calls.keys()].sort(), calls }
   return state
 }
