@@ -63,11 +63,11 @@ export async function selectBackend(
       // hundreds of times slower, and the user should know why and what fixes it.
       warn(`malt: running on the pure-JavaScript CPU backend, which is slow for training. ${fixes.join('. ')}`)
     }
-    if (tf.getBackend() === 'cpu') {
-      // The CPU backend prints a banner advising tfjs-node on its first tensor; Malt reports
-      // the backend itself (`malt doctor`), so the banner is noise in every CLI run and test.
-      ;(tf.backend() as unknown as { firstUse?: boolean }).firstUse = false
-    }
+    // The CPU backend prints a banner advising tfjs-node on its first tensor; Malt reports the
+    // backend itself (`malt doctor`), and code switching to 'cpu' later (benchmarks, tests
+    // comparing backends) would print it mid-run.
+    const cpuBackend = tf.engine().registryFactory.cpu ? tf.findBackend('cpu') : null
+    if (cpuBackend) (cpuBackend as unknown as { firstUse?: boolean }).firstUse = false
     // tfjs-node registers its own file:// handler; the other backends get Malt's.
     if (!loaded.hasFileHandler) registerFileHandlers(tf)
     return { name: tf.getBackend(), provider: candidate.provider, tfjsVersion: tf.version.tfjs, tried }
