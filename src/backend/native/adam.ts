@@ -71,71 +71,75 @@ export function installFusedAdam(addon: NativeAddon, backendName: string): void 
       original.call(this, variableGradients)
       return
     }
-    const optimizer = this
-    const backend = tfjs.backend() as MathBackendCPU
-    const floats = (tensor: tfjs.Tensor): Float32Array | null => {
-      if (tensor.dtype !== 'float32') return null
-      const values = backend.data.get(tensor.dataId).values
-      return values instanceof Float32Array ? values : null
-    }
-    const entries: [string, tfjs.Tensor | undefined][] = Array.isArray(variableGradients)
-      ? variableGradients.map((named) => [named.name, named.tensor])
-      : Object.entries(variableGradients)
-    // The bias corrections as TF.js computes them: float32 scalars 1 - accBeta.
-    const [accBeta1] = optimizer.accBeta1.dataSync()
-    const [accBeta2] = optimizer.accBeta2.dataSync()
-    const oneMinusAccBeta1 = Math.fround(1 - accBeta1)
-    const oneMinusAccBeta2 = Math.fround(1 - accBeta2)
-    tfjs.tidy(() => {
-      entries.forEach(([name, gradient], i) => {
-        const value = tfjs.engine().registeredVariables[name]
-        optimizer.accumulatedFirstMoment[i] ??= {
-          originalName: `${name}/m`,
-          variable: tfjs.tidy(() => tfjs.zerosLike(value).variable(false)),
-        }
-        optimizer.accumulatedSecondMoment[i] ??= {
-          originalName: `${name}/v`,
-          variable: tfjs.tidy(() => tfjs.zerosLike(value).variable(false)),
-        }
-        if (gradient == null) return
-        const m = optimizer.accumulatedFirstMoment[i]!.variable
-        const v = optimizer.accumulatedSecondMoment[i]!.variable
-        const arrays = [floats(value), floats(m), floats(v), floats(gradient)]
-        const sameShape = tfjs.util.arraysEqual(gradient.shape, value.shape)
-        if (!sameShape || arrays.some((array) => array === null)) {
-          unfusedStep(optimizer, value, m, v, gradient, oneMinusAccBeta1, oneMinusAccBeta2)
-          return
-        }
-        const [valueArray, mArray, vArray, gradientArray] = arrays as Float32Array[]
-        const newValue = new Float32Array(valueArray.length)
-        const newM = new Float32Array(valueArray.length)
-        const newV = new Float32Array(valueArray.length)
-        adamUpdate(
-          valueArray,
-          mArray,
-          vArray,
-          gradientArray,
-          newValue,
-          newM,
-          newV,
-          optimizer.beta1,
-          optimizer.beta2,
-          1 - optimizer.beta1,
-          1 - optimizer.beta2,
-          oneMinusAccBeta1,
-          oneMinusAccBeta2,
-          optimizer.epsilon,
-          -optimizer.learningRate,
-        )
-        m.assign(tfjs.tensor(newM, value.shape, 'float32'))
-        v.assign(tfjs.tensor(newV, value.shape, 'float32'))
-        value.assign(tfjs.tensor(newValue, value.shape, 'float32'))
-      })
-      optimizer.accBeta1.assign(tfjs.mul(optimizer.accBeta1, optimizer.beta1))
-      optimizer.accBeta2.assign(tfjs.mul(optimizer.accBeta2, optimizer.beta2))
-    })
-    optimizer.incrementIterations()
+    applyFused(this, variableGradients, adamUpdate)
   }
+}
+
+/** One Adam step over every variable with the fused kernel (TF.js's order of state updates). */
+function applyFused(optimizer: AdamInternals, variableGradients: VariableGradients, adamUpdate: AdamUpdate): void {
+  const backend = tfjs.backend() as MathBackendCPU
+  const floats = (tensor: tfjs.Tensor): Float32Array | null => {
+    if (tensor.dtype !== 'float32') return null
+    const values = backend.data.get(tensor.dataId).values
+    return values instanceof Float32Array ? values : null
+  }
+  const entries: [string, tfjs.Tensor | undefined][] = Array.isArray(variableGradients)
+    ? variableGradients.map((named) => [named.name, named.tensor])
+    : Object.entries(variableGradients)
+  // The bias corrections as TF.js computes them: float32 scalars 1 - accBeta.
+  const [accBeta1] = optimizer.accBeta1.dataSync()
+  const [accBeta2] = optimizer.accBeta2.dataSync()
+  const oneMinusAccBeta1 = Math.fround(1 - accBeta1)
+  const oneMinusAccBeta2 = Math.fround(1 - accBeta2)
+  tfjs.tidy(() => {
+    entries.forEach(([name, gradient], i) => {
+      const value = tfjs.engine().registeredVariables[name]
+      optimizer.accumulatedFirstMoment[i] ??= {
+        originalName: `${name}/m`,
+        variable: tfjs.tidy(() => tfjs.zerosLike(value).variable(false)),
+      }
+      optimizer.accumulatedSecondMoment[i] ??= {
+        originalName: `${name}/v`,
+        variable: tfjs.tidy(() => tfjs.zerosLike(value).variable(false)),
+      }
+      if (gradient == null) return
+      const m = optimizer.accumulatedFirstMoment[i]!.variable
+      const v = optimizer.accumulatedSecondMoment[i]!.variable
+      const arrays = [floats(value), floats(m), floats(v), floats(gradient)]
+      const sameShape = tfjs.util.arraysEqual(gradient.shape, value.shape)
+      if (!sameShape || arrays.some((array) => array === null)) {
+        unfusedStep(optimizer, value, m, v, gradient, oneMinusAccBeta1, oneMinusAccBeta2)
+        return
+      }
+      const [valueArray, mArray, vArray, gradientArray] = arrays as Float32Array[]
+      const newValue = new Float32Array(valueArray.length)
+      const newM = new Float32Array(valueArray.length)
+      const newV = new Float32Array(valueArray.length)
+      adamUpdate(
+        valueArray,
+        mArray,
+        vArray,
+        gradientArray,
+        newValue,
+        newM,
+        newV,
+        optimizer.beta1,
+        optimizer.beta2,
+        1 - optimizer.beta1,
+        1 - optimizer.beta2,
+        oneMinusAccBeta1,
+        oneMinusAccBeta2,
+        optimizer.epsilon,
+        -optimizer.learningRate,
+      )
+      m.assign(tfjs.tensor(newM, value.shape, 'float32'))
+      v.assign(tfjs.tensor(newV, value.shape, 'float32'))
+      value.assign(tfjs.tensor(newValue, value.shape, 'float32'))
+    })
+    optimizer.accBeta1.assign(tfjs.mul(optimizer.accBeta1, optimizer.beta1))
+    optimizer.accBeta2.assign(tfjs.mul(optimizer.accBeta2, optimizer.beta2))
+  })
+  optimizer.incrementIterations()
 }
 
 /** TF.js's own per-variable Adam arithmetic, for a variable the fused kernel does not take. */

@@ -19,11 +19,28 @@ export type NativeKernelTable = Record<string, NativeKernel>
 /** A kernel group builds its table from the addon's functions. */
 export type NativeKernelGroup = (addon: NativeAddon) => NativeKernelTable
 
-/** The float32 values of `tensor`, or null if it is not a float32 tensor on this backend. */
+/** Integers up to 2^24 convert to float32 exactly. */
+const EXACT_FLOAT_INTEGER = 16777216
+
+/**
+ * The values of a float32 tensor as a Float32Array, or null for other dtypes. A float32 tensor made
+ * by casting an int32 or bool one shares the source's Int32Array/Uint8Array (TF.js casts upwards
+ * without copying): one-hot labels, gradient masks, accuracy metrics. Those are converted when
+ * every value converts exactly, so the native result equals the CPU kernel's, which reads them as
+ * JS numbers; otherwise null (the CPU kernel runs).
+ */
 export function floatValues(backend: MathBackendCPU, tensor: tfjs.TensorInfo): Float32Array | null {
   if (tensor.dtype !== 'float32') return null
   const values = backend.data.get(tensor.dataId).values
-  return values instanceof Float32Array ? values : null
+  if (values instanceof Float32Array) return values
+  if (values instanceof Uint8Array) return new Float32Array(values)
+  if (values instanceof Int32Array) {
+    for (let i = 0; i < values.length; i++) {
+      if (values[i] > EXACT_FLOAT_INTEGER || values[i] < -EXACT_FLOAT_INTEGER) return null
+    }
+    return new Float32Array(values)
+  }
+  return null
 }
 
 /** Wraps a freshly filled array as a float32 output; the engine owns it from here on. */
