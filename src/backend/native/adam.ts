@@ -8,6 +8,7 @@
 import * as tfjs from '@tensorflow/tfjs'
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import { nativeFunction, type NativeAddon } from './addon.js'
+import { bufferPool } from './buffer-pool.js'
 
 type AdamUpdate = (
   value: Float32Array,
@@ -112,9 +113,9 @@ function applyFused(optimizer: AdamInternals, variableGradients: VariableGradien
         return
       }
       const [valueArray, mArray, vArray, gradientArray] = arrays as Float32Array[]
-      const newValue = new Float32Array(valueArray.length)
-      const newM = new Float32Array(valueArray.length)
-      const newV = new Float32Array(valueArray.length)
+      const newValue = bufferPool.take(valueArray.length)
+      const newM = bufferPool.take(valueArray.length)
+      const newV = bufferPool.take(valueArray.length)
       adamUpdate(
         valueArray,
         mArray,

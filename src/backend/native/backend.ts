@@ -8,6 +8,7 @@ import { MaltError } from '../../errors.js'
 import type { NativeAddon } from './addon.js'
 import { nativeKernelTable } from './kernels/index.js'
 import { installFusedAdam } from './adam.js'
+import { bufferPool, type FloatBufferPool } from './buffer-pool.js'
 import type { NativeKernelArgs } from './kernels/types.js'
 
 export const NATIVE_BACKEND_NAME = 'malt-native'
@@ -25,6 +26,41 @@ interface NativeState {
 }
 
 let state: NativeState | undefined
+
+type DataStorage = MathBackendCPU['data']
+type DataId = Parameters<DataStorage['get']>[0]
+type TensorData = ReturnType<DataStorage['get']>
+
+/**
+ * The CPU backend plus output-array recycling (buffer-pool.ts): every data entry set or deleted
+ * is reported to the pool as a holder of its buffer, and values read out of the backend are
+ * marked as escaped so they are never recycled.
+ */
+class NativeBackend extends MathBackendCPU {
+  constructor(private readonly pool: FloatBufferPool) {
+    super()
+    // The CPU backend's first-use banner recommends tfjs-node; it is wrong advice here.
+    ;(this as unknown as { firstUse: boolean }).firstUse = false
+    const data = this.data
+    const set = data.set.bind(data)
+    const remove = data.delete.bind(data)
+    data.set = (dataId: DataId, value: TensorData) => {
+      if (data.has(dataId)) pool.drop(data.get(dataId).values)
+      pool.hold(value.values)
+      set(dataId, value)
+    }
+    data.delete = (dataId: DataId) => {
+      if (data.has(dataId)) pool.drop(data.get(dataId).values)
+      return remove(dataId)
+    }
+  }
+
+  // read() and bufferSync() go through readSync.
+  override readSync(dataId: DataId) {
+    if (this.data.has(dataId)) this.pool.escape(this.data.get(dataId).values)
+    return super.readSync(dataId)
+  }
+}
 
 /** Applies `MALT_NUM_THREADS` (a positive integer) or leaves oneDNN's default: every core. */
 function applyThreadSetting(addon: NativeAddon, env: NodeJS.ProcessEnv): void {
@@ -48,12 +84,7 @@ export function registerNativeBackend(addon: NativeAddon, env: NodeJS.ProcessEnv
   const calls = new Map<string, KernelCallCount>()
   tfjs.registerBackend(
     NATIVE_BACKEND_NAME,
-    () => {
-      const backend = new MathBackendCPU()
-      // The CPU backend's first-use banner recommends tfjs-node; it is wrong advice here.
-      ;(backend as unknown as { firstUse: boolean }).firstUse = false
-      return backend
-    },
+    () => new NativeBackend(bufferPool),
     // Priority below the CPU backend's: TF.js must not pick it on its own before Malt selects it.
     0,
   )

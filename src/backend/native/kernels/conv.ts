@@ -8,7 +8,7 @@ import { backend_util } from '@tensorflow/tfjs'
 import type * as tfjs from '@tensorflow/tfjs'
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import { nativeFunction, type NativeAddon } from '../addon.js'
-import { floatOutput, floatValues, sizeOf, type NativeKernelArgs, type NativeKernelTable } from './types.js'
+import { floatOutput, floatValues, sizeOf, type NativeKernelArgs, type NativeKernelTable, outputArray, zeroedOutputArray } from './types.js'
 
 /** Geometry in native/src/conv.cc's order (ConvGeometry). */
 type Geometry = number[]
@@ -209,7 +209,7 @@ export function convKernels(addon: NativeAddon): NativeKernelTable {
         if (preluAlpha === null) return null
       }
     }
-    const y = new Float32Array(sizeOf(info.outShape))
+    const y = outputArray(sizeOf(info.outShape))
     convForward(xValues, filterValues, bias, y, geometry, activation, alpha, preluAlpha)
     return floatOutput(backend, info.outShape, y)
   }
@@ -230,7 +230,7 @@ export function convKernels(addon: NativeAddon): NativeKernelTable {
     const dyValues = denseValues(backend, dy)
     const filterValues = denseValues(backend, filter)
     if (geometry === null || dyValues === null || filterValues === null) return null
-    const dx = new Float32Array(sizeOf(inputShape))
+    const dx = zeroedOutputArray(sizeOf(inputShape))
     convBackwardInput(dyValues, filterValues, dx, geometry)
     return floatOutput(backend, [...inputShape], dx)
   }
@@ -249,7 +249,7 @@ export function convKernels(addon: NativeAddon): NativeKernelTable {
     const xValues = denseValues(backend, x)
     const dyValues = denseValues(backend, dy)
     if (geometry === null || xValues === null || dyValues === null) return null
-    const dw = new Float32Array(sizeOf(filterShape))
+    const dw = outputArray(sizeOf(filterShape))
     convBackwardFilter(xValues, dyValues, dw, geometry)
     return floatOutput(backend, [...filterShape], dw)
   }

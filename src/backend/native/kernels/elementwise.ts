@@ -8,7 +8,7 @@ import type * as tfjs from '@tensorflow/tfjs'
 import { MaltError } from '../../../errors.js'
 import type { NativeAddon } from '../addon.js'
 import { nativeFunction } from '../addon.js'
-import { floatValues, type NativeKernel, type NativeKernelTable } from './types.js'
+import { floatValues, type NativeKernel, type NativeKernelTable, outputArray } from './types.js'
 
 type UnaryFn = (op: number, x: Float32Array, out: Float32Array, alpha: number, beta: number) => void
 type BinaryFn = (op: number, a: Float32Array, b: Float32Array, out: Float32Array, layout: Int32Array) => void
@@ -190,7 +190,7 @@ export function elementwiseKernels(addon: NativeAddon): NativeKernelTable {
       const values = floatInput(backend, x)
       if (values === null) return null
       if (!readAttrs(attrs)) return null
-      const out = new Float32Array(values.length)
+      const out = outputArray(values.length)
       unary(code, values, out, attrAlpha, attrBeta)
       return backend.makeTensorInfo(x.shape, 'float32', out)
     }
@@ -208,7 +208,7 @@ export function elementwiseKernels(addon: NativeAddon): NativeKernelTable {
       if (bValues === null) return null
       const shape = planBroadcast(a.shape, b.shape)
       if (shape === null) return null
-      const out = new Float32Array(plannedSize)
+      const out = outputArray(plannedSize)
       if (plannedSize > 0) binary(code, aValues, bValues, out, layout)
       return backend.makeTensorInfo(shape, 'float32', out)
     }
@@ -223,7 +223,7 @@ export function elementwiseKernels(addon: NativeAddon): NativeKernelTable {
     const yValues = floatInput(backend, y)
     if (dyValues === null || yValues === null || !sameShape(dy.shape, y.shape)) return null
     planSameShape(yValues.length)
-    const out = new Float32Array(yValues.length)
+    const out = outputArray(yValues.length)
     if (yValues.length > 0) binary(eluGradCode, dyValues, yValues, out, layout)
     return backend.makeTensorInfo(y.shape, 'float32', out)
   }
@@ -239,7 +239,7 @@ export function elementwiseKernels(addon: NativeAddon): NativeKernelTable {
       if (tensorValues === null || !sameShape(tensors[i].shape, shape)) return null
       values[i] = tensorValues
     }
-    const out = new Float32Array(values[0].length)
+    const out = outputArray(values[0].length)
     if (out.length > 0) addN(values, out)
     return backend.makeTensorInfo(shape, 'float32', out)
   }

@@ -5,7 +5,7 @@
 // operand's batch size), and the layouts that mapping does not express fall back to the CPU kernel.
 import type * as tfjs from '@tensorflow/tfjs'
 import { nativeFunction, type NativeAddon } from '../addon.js'
-import { floatOutput, floatValues, sizeOf, type NativeKernelArgs, type NativeKernelTable } from './types.js'
+import { floatOutput, floatValues, sizeOf, type NativeKernelArgs, type NativeKernelTable, outputArray } from './types.js'
 
 type MatMulFn = (
   a: Float32Array,
@@ -155,7 +155,7 @@ export function matMulKernels(addon: NativeAddon): NativeKernelTable {
     if (plan === null) return null
     const extra = epilogue(plan)
     if (extra === null) return null
-    const out = new Float32Array(sizeOf(plan.outShape))
+    const out = outputArray(sizeOf(plan.outShape))
     const dims = [
       plan.groups,
       plan.batches,

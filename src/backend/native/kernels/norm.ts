@@ -7,7 +7,7 @@
 import type { FusedBatchNormAttrs, SoftmaxAttrs } from '@tensorflow/tfjs'
 import type { NativeAddon } from '../addon.js'
 import { nativeFunction } from '../addon.js'
-import { floatOutput, floatValues, type NativeKernelTable } from './types.js'
+import { floatOutput, floatValues, type NativeKernelTable, outputArray } from './types.js'
 
 type BatchNorm = (
   x: Float32Array,
@@ -48,7 +48,7 @@ export function normKernels(addon: NativeAddon): NativeKernelTable {
       const covered = (length: number) => length === 1 || length === channels || length === elements
       if (![meanValues, varianceValues, offsetValues, scaleValues].every((values) => covered(values.length))) return null
       const epsilon = (attrs as unknown as Partial<FusedBatchNormAttrs>).varianceEpsilon ?? DEFAULT_VARIANCE_EPSILON
-      const out = new Float32Array(elements)
+      const out = outputArray(elements)
       batchNorm(xValues, meanValues, varianceValues, offsetValues, scaleValues, out, channels, epsilon)
       return floatOutput(backend, x.shape, out)
     },
@@ -61,7 +61,7 @@ export function normKernels(addon: NativeAddon): NativeKernelTable {
       if (rank === 0 || (dim !== -1 && dim !== rank - 1)) return null
       const values = floatValues(backend, logits)
       if (!values || values.length === 0) return null
-      const out = new Float32Array(values.length)
+      const out = outputArray(values.length)
       softmax(values, out, logits.shape[rank - 1])
       return floatOutput(backend, logits.shape, out)
     },

@@ -8,7 +8,7 @@ import { backend_util } from '@tensorflow/tfjs'
 import type { AvgPoolAttrs, AvgPoolGradAttrs, MaxPoolAttrs, MaxPoolGradAttrs, TensorInfo } from '@tensorflow/tfjs'
 import type { NativeAddon } from '../addon.js'
 import { nativeFunction } from '../addon.js'
-import { floatOutput, floatValues, sizeOf, type NativeKernelArgs, type NativeKernelTable } from './types.js'
+import { floatOutput, floatValues, sizeOf, type NativeKernelArgs, type NativeKernelTable, outputArray, zeroedOutputArray } from './types.js'
 
 /** [batch, inH, inW, channels, outH, outW, filterH, filterW, strideH, strideW, padTop, padLeft] */
 type PoolGeometry = number[]
@@ -81,7 +81,7 @@ export function poolKernels(addon: NativeAddon): NativeKernelTable {
       if (!xValues) return null
       const plan = poolPlan(x.shape, attrs as unknown as MaxPoolAttrs | AvgPoolAttrs)
       if (!plan || isIdentityPool(plan.info)) return null
-      const out = new Float32Array(sizeOf(plan.info.outShape))
+      const out = outputArray(sizeOf(plan.info.outShape))
       run(xValues, out, plan.geometry)
       return floatOutput(backend, plan.info.outShape, out)
     }
@@ -100,7 +100,7 @@ export function poolKernels(addon: NativeAddon): NativeKernelTable {
       const plan = poolPlan(input.shape, attrs as unknown as MaxPoolGradAttrs)
       if (!plan || !sameShape(dy.shape, plan.info.outShape)) return null
       // Zero-filled: the kernel writes only the elements some window covers.
-      const dx = new Float32Array(sizeOf(input.shape))
+      const dx = zeroedOutputArray(sizeOf(input.shape))
       maxPoolGrad(dyValues, xValues, dx, plan.geometry)
       return floatOutput(backend, input.shape, dx)
     },
@@ -114,7 +114,7 @@ export function poolKernels(addon: NativeAddon): NativeKernelTable {
       const { filterSize, strides, pad } = attrs as unknown as AvgPoolGradAttrs
       const plan = poolPlan(input.shape, { filterSize, strides, pad })
       if (!plan || !sameShape(dy.shape, plan.info.outShape)) return null
-      const dx = new Float32Array(sizeOf(input.shape))
+      const dx = zeroedOutputArray(sizeOf(input.shape))
       avgPoolGrad(dyValues, dx, plan.geometry)
       return floatOutput(backend, input.shape, dx)
     },

@@ -5,7 +5,7 @@
 // Sum over the batch (and spatial) axes is the bias gradient of every dense and conv layer.
 import * as tfjs from '@tensorflow/tfjs'
 import { nativeFunction, type NativeAddon } from '../addon.js'
-import { floatOutput, floatValues, sizeOf, type NativeKernel, type NativeKernelTable } from './types.js'
+import { floatOutput, floatValues, sizeOf, type NativeKernel, type NativeKernelTable, outputArray } from './types.js'
 
 type ReduceFn = (op: number, x: Float32Array, out: Float32Array, shape: number[], axes: number[]) => void
 type ArgReduceFn = (isMax: boolean, x: Float32Array, out: Int32Array, dims: number[]) => void
@@ -47,7 +47,7 @@ export function reduceKernels(addon: NativeAddon): NativeKernelTable {
       const outShape = attrs.keepDims === true
         ? x.shape.map((dim, i) => (axes.includes(i) ? 1 : dim))
         : x.shape.filter((_, i) => !axes.includes(i))
-      const out = new Float32Array(sizeOf(outShape))
+      const out = outputArray(sizeOf(outShape))
       reduce(op, values, out, x.shape, axes)
       return floatOutput(backend, outShape, out)
     }

@@ -3,6 +3,7 @@
 import type * as tfjs from '@tensorflow/tfjs'
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import type { NativeAddon } from '../addon.js'
+import { bufferPool } from '../buffer-pool.js'
 
 export interface NativeKernelArgs {
   inputs: tfjs.NamedTensorInfoMap
@@ -41,6 +42,16 @@ export function floatValues(backend: MathBackendCPU, tensor: tfjs.TensorInfo): F
     return new Float32Array(values)
   }
   return null
+}
+
+/** An output array for a kernel that writes every element (may be recycled, contents arbitrary). */
+export function outputArray(length: number): Float32Array {
+  return bufferPool.take(length)
+}
+
+/** A zero-filled output array, for kernels that write only some elements (scatter-style gradients). */
+export function zeroedOutputArray(length: number): Float32Array {
+  return bufferPool.takeZeroed(length)
 }
 
 /** Wraps a freshly filled array as a float32 output; the engine owns it from here on. */
