@@ -28,8 +28,12 @@ test('malt doctor reports node, tfjs, the backend and the services as they reall
   const report = JSON.parse(run.stdout)
   assert.equal(report.node, process.version)
   assert.match(report.tfjs, /^4\.\d+\.\d+$/)
-  assert.equal(report.backend.name, 'cpu')
+  // The native addon is built by npm install here (.ci/run installs libdnnl-dev), so it is chosen.
+  assert.equal(report.backend.name, 'malt-native', JSON.stringify(report.backend.tried))
   assert.ok(report.backend.tried.some((t: { provider: string }) => t.provider === '@tensorflow/tfjs-node'))
+  for (const kernel of ['Conv2D', 'Conv2DBackpropFilter', 'BatchMatMul', 'MaxPoolGrad', 'Softmax']) {
+    assert.ok(report.native.kernels.includes(kernel), `native kernels lack ${kernel}: ${report.native.kernels.join(', ')}`)
+  }
   // The report must agree with a direct probe of each service, whichever way that goes here.
   const redis = report.services.find((s: { name: string }) => s.name === 'Redis')
   const postgres = report.services.find((s: { name: string }) => s.name === 'PostgreSQL')
@@ -43,6 +47,22 @@ test('malt doctor reports node, tfjs, the backend and the services as they reall
   const garbage = await runMalt(['doctor'], { env: { REDIS_URL: 'garbage' } })
   assert.equal(garbage.code, 0, garbage.stderr)
   assert.match(garbage.stdout, /✗ Redis garbage \(from env\): not reachable — "garbage" is not a valid URL/)
+})
+
+test('malt doctor lists the native kernels; without the addon Malt says once why it runs on the CPU backend', async () => {
+  const run = await runMalt(['doctor'])
+  assert.equal(run.code, 0, run.stderr)
+  assert.match(run.stdout, /backend +malt-native \(oneDNN\)\n/)
+  assert.match(run.stdout, /native +oneDNN 2\.\d+\.\d+, \d+ threads/)
+  assert.match(run.stdout, /native kernels \(\d+; other ops run the CPU kernels\): .*Conv2D/)
+  assert.equal(run.stderr, '')
+  const missing = await runMalt(['doctor'], { env: { MALT_NATIVE_ADDON: '/nonexistent/malt_native.node' } })
+  assert.equal(missing.code, 0, missing.stderr)
+  assert.match(missing.stdout, /backend +cpu/)
+  assert.match(missing.stdout, /· malt-native \(oneDNN\): addon not built \(\/nonexistent\/malt_native\.node missing\)/)
+  const warnings = missing.stderr.split('\n').filter((line) => line.includes('pure-JavaScript CPU backend'))
+  assert.equal(warnings.length, 1, missing.stderr)
+  assert.match(warnings[0], /to fix: install oneDNN \(Debian\/Ubuntu: apt-get install libdnnl-dev\), then npm rebuild malt/)
 })
 
 test('malt data convert streams CSV → TFRecord → JSONL → CSV without losing values', async () => {

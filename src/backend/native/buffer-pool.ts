@@ -19,8 +19,9 @@ export class FloatBufferPool {
   private readonly ours = new WeakSet<ArrayBufferLike>()
   private readonly escaped = new WeakSet<ArrayBufferLike>()
   private readonly holders = new WeakMap<ArrayBufferLike, number>()
-  /** Arrays handed out again instead of allocated (for tests and diagnostics). */
+  /** Arrays handed out again instead of allocated, and poolable arrays allocated fresh (diagnostics). */
   reused = 0
+  allocated = 0
 
   constructor(private maxPooledBytes: number) {}
 
@@ -43,7 +44,10 @@ export class FloatBufferPool {
       return recycled
     }
     const fresh = new Float32Array(length)
-    if (length >= MIN_POOLED_LENGTH) this.ours.add(fresh.buffer)
+    if (length >= MIN_POOLED_LENGTH) {
+      this.ours.add(fresh.buffer)
+      this.allocated++
+    }
     return fresh
   }
 

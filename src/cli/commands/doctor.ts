@@ -2,6 +2,7 @@
 // services are reachable and what Malt would use them for.
 import type { Command } from 'commander'
 import { ready } from '../../backend/index.js'
+import { nativeBackend } from '../../backend/native/index.js'
 import { probePostgres, probeRedis, type ProbeResult } from '../../util/probe.js'
 import { packageVersion } from '../version.js'
 
@@ -12,6 +13,8 @@ export interface DoctorReport {
   platform: string
   tfjs: string
   backend: { name: string; provider: string; tried: { provider: string; available: boolean; reason: string }[] }
+  /** The malt-native backend when its addon loaded (whether or not it is the one in use). */
+  native?: { onednn: string; threads: number; kernels: string[] }
   services: { name: string; url: string; fromEnv: boolean; usedFor: string; probe: ProbeResult }[]
 }
 
@@ -31,6 +34,9 @@ export async function doctorReport(env: NodeJS.ProcessEnv = process.env): Promis
     platform: `${process.platform}-${process.arch}`,
     tfjs: backend.tfjsVersion,
     backend: { name: backend.name, provider: backend.provider, tried: backend.tried },
+    native: nativeBackend.available
+      ? { onednn: nativeBackend.versions.onednn, threads: nativeBackend.threads, kernels: nativeBackend.kernels }
+      : undefined,
     services: [
       {
         name: 'Redis',
@@ -60,16 +66,37 @@ function redactPassword(url: string): string {
   }
 }
 
+/** `prefix` then the items comma-separated, wrapped at ~100 columns with a hanging indent. */
+function wrapList(prefix: string, items: string[]): string[] {
+  const lines: string[] = []
+  let line = prefix
+  for (const [i, item] of items.entries()) {
+    const piece = i < items.length - 1 ? `${item}, ` : item
+    if (line.length + piece.length > 100 && line.trim() !== prefix.trim()) {
+      lines.push(line.trimEnd())
+      line = ' '.repeat(4)
+    }
+    line += piece
+  }
+  lines.push(line.trimEnd())
+  return lines
+}
+
 /** Human-readable rendering of the report. */
 export function formatDoctorReport(report: DoctorReport): string {
   const lines = [
     `malt        ${report.malt}`,
     `node        ${report.node} (${report.platform})`,
     `tfjs        ${report.tfjs}`,
-    `backend     ${report.backend.name} (${report.backend.provider})`,
+    // 'malt-native (oneDNN)' already names the backend; 'cpu' needs its package named.
+    `backend     ${report.backend.provider.startsWith(report.backend.name) ? report.backend.provider : `${report.backend.name} (${report.backend.provider})`}`,
   ]
   for (const tried of report.backend.tried) {
     lines.push(`  ${tried.available ? '✓' : '·'} ${tried.provider}: ${tried.reason}`)
+  }
+  if (report.native) {
+    lines.push(`native      oneDNN ${report.native.onednn}, ${report.native.threads} threads (MALT_NUM_THREADS sets it)`)
+    lines.push(...wrapList(`  native kernels (${report.native.kernels.length}; other ops run the CPU kernels): `, report.native.kernels))
   }
   lines.push('services (optional; Malt runs without them on embedded defaults)')
   for (const service of report.services) {
