@@ -3,6 +3,7 @@
 import { ready } from './backend/index.js'
 
 export { tf, ready, type BackendInfo } from './backend/index.js'
+export { nativeBackend } from './backend/native/index.js'
 export * as data from './data/index.js'
 export { Dataset } from './data/dataset.js'
 export * as storage from './storage/index.js'

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { tf, data, Dataset } from 'malt'
+import { tf, data, Dataset, nativeBackend } from 'malt'
 
 let dir: string
 before(() => {
@@ -14,7 +14,7 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }))
 
 test("import { tf, data } from 'malt': train on Fashion-MNIST, save and load back", async () => {
-  assert.equal(tf.getBackend(), 'cpu', 'the backend is selected at import')
+  assert.equal(tf.getBackend(), 'malt-native', 'the backend is selected at import (the native addon is built by npm install)')
   const train = data.fashionMnist({ split: 'train' }).take(1024)
   const batches = train.shuffle(1024, 42).batch(64).prefetch(2)
   const model = tf.sequential({
@@ -47,4 +47,15 @@ test('the README pipeline: impute, assemble, scale, save, load', async () => {
   assert.deepEqual(Array.from(out), Array.from(prep.transform(row).features as Float32Array))
   // age imputed with the median (40) equals the mean of the imputed column: centred to 0.
   assert.ok(Math.abs(out[0]) < 1e-6, `scaled imputed age ${out[0]}`)
+})
+
+test("import { nativeBackend } from 'malt': threads and per-kernel call counts", () => {
+  assert.equal(nativeBackend.available, true)
+  const threads = nativeBackend.threads
+  nativeBackend.setThreads(1)
+  assert.equal(nativeBackend.threads, 1)
+  nativeBackend.setThreads(threads)
+  nativeBackend.resetCallCounts()
+  tf.tidy(() => tf.conv2d(tf.ones([1, 5, 5, 1]).as4D(1, 5, 5, 1), tf.ones([3, 3, 1, 2]).as4D(3, 3, 1, 2), 1, 'valid').dataSync())
+  assert.deepEqual(nativeBackend.callCounts().Conv2D, { native: 1, fallback: 0 })
 })
