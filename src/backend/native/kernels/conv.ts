@@ -8,7 +8,7 @@ import { backend_util } from '@tensorflow/tfjs'
 import type * as tfjs from '@tensorflow/tfjs'
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import { nativeFunction, type NativeAddon } from '../addon.js'
-import { floatOutput, floatValues, sizeOf, type NativeKernelArgs, type NativeKernelTable, outputArray, zeroedOutputArray } from './types.js'
+import { floatOutput, floatValues, sizeOf, type NativeKernelArgs, type NativeKernelTable, outputArray, zeroedOutputArray, FUSED_ACTIVATION_CODES } from './types.js'
 
 /** Geometry in native/src/conv.cc's order (ConvGeometry). */
 type Geometry = number[]
@@ -26,16 +26,6 @@ type ConvForwardFn = (
 type ConvBackwardInputFn = (dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Geometry) => void
 type ConvBackwardFilterFn = (x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Geometry) => void
 
-/** Activation codes of conv.cc (enum Activation). */
-const ACTIVATION_CODES: Record<string, number> = {
-  linear: 0,
-  relu: 1,
-  relu6: 2,
-  elu: 3,
-  leakyrelu: 4,
-  sigmoid: 5,
-  prelu: 6,
-}
 
 type Padding = tfjs.Conv2DAttrs['pad']
 type RoundingMode = tfjs.Conv2DAttrs['dimRoundingMode']
@@ -187,7 +177,7 @@ export function convKernels(addon: NativeAddon): NativeKernelTable {
     if (geometry === null || xValues === null || filterValues === null) return null
 
     let bias: Float32Array | null = null
-    let activation = ACTIVATION_CODES.linear
+    let activation = FUSED_ACTIVATION_CODES.linear
     let alpha = 0
     let preluAlpha: Float32Array | null = null
     if (fused) {
@@ -197,8 +187,8 @@ export function convKernels(addon: NativeAddon): NativeKernelTable {
         if (bias === null) return null
       }
       const name = fusedAttrs.activation ?? 'linear'
-      if (!Object.hasOwn(ACTIVATION_CODES, name)) return null
-      activation = ACTIVATION_CODES[name]
+      if (!Object.hasOwn(FUSED_ACTIVATION_CODES, name)) return null
+      activation = FUSED_ACTIVATION_CODES[name]
       if (name === 'leakyrelu') {
         if (typeof fusedAttrs.leakyreluAlpha !== 'number') return null
         alpha = fusedAttrs.leakyreluAlpha

@@ -5,7 +5,7 @@
 // operand's batch size), and the layouts that mapping does not express fall back to the CPU kernel.
 import type * as tfjs from '@tensorflow/tfjs'
 import { nativeFunction, type NativeAddon } from '../addon.js'
-import { floatOutput, floatValues, sizeOf, type NativeKernelArgs, type NativeKernelTable, outputArray } from './types.js'
+import { floatOutput, floatValues, sizeOf, type NativeKernelArgs, type NativeKernelTable, outputArray, FUSED_ACTIVATION_CODES } from './types.js'
 
 type MatMulFn = (
   a: Float32Array,
@@ -22,16 +22,6 @@ type MatMulFn = (
   preluDims: number[],
 ) => void
 
-/** Activation codes of native/src/matmul.cc. */
-const ACTIVATION_CODES: Record<string, number> = {
-  linear: 0,
-  relu: 1,
-  relu6: 2,
-  elu: 3,
-  leakyrelu: 4,
-  sigmoid: 5,
-  prelu: 6,
-}
 
 /** How one operand's batch dims sit in the output batch [groups, batches] (each 1 or the output's). */
 interface OperandBatch {
@@ -179,7 +169,7 @@ export function matMulKernels(addon: NativeAddon): NativeKernelTable {
       run(args, (plan) => {
         const { bias, preluActivationWeights } = args.inputs
         const activationName = (args.attrs.activation as string | undefined) ?? 'linear'
-        const activation = ACTIVATION_CODES[activationName]
+        const activation = FUSED_ACTIVATION_CODES[activationName]
         if (activation === undefined) return null
         // Bias and PReLU weights broadcast over the output only where the batch is a single dim.
         if ((bias || activationName === 'prelu') && plan.groups !== 1) return null

@@ -20,6 +20,20 @@ export type NativeKernelTable = Record<string, NativeKernel>
 /** A kernel group builds its table from the addon's functions. */
 export type NativeKernelGroup = (addon: NativeAddon) => NativeKernelTable
 
+/**
+ * Codes of the activations fused into convolutions and matmuls, as native/src/conv.cc
+ * (enum Activation) and native/src/matmul.cc (enum class Activation) number them.
+ */
+export const FUSED_ACTIVATION_CODES: Readonly<Record<string, number>> = Object.freeze({
+  linear: 0,
+  relu: 1,
+  relu6: 2,
+  elu: 3,
+  leakyrelu: 4,
+  sigmoid: 5,
+  prelu: 6,
+})
+
 /** Integers up to 2^24 convert to float32 exactly. */
 const EXACT_FLOAT_INTEGER = 16777216
 
