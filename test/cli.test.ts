@@ -63,6 +63,20 @@ test('malt doctor lists the native kernels; without the addon Malt says once why
   const warnings = missing.stderr.split('\n').filter((line) => line.includes('pure-JavaScript CPU backend'))
   assert.equal(warnings.length, 1, missing.stderr)
   assert.match(warnings[0], /to fix: install oneDNN \(Debian\/Ubuntu: apt-get install libdnnl-dev\), then npm rebuild malt/)
+  // A relative addon path is taken from the working directory.
+  const relative = await runMalt(['doctor'], { env: { MALT_NATIVE_ADDON: 'native/build/Release/malt_native.node' } })
+  assert.match(relative.stdout, /backend +malt-native \(oneDNN\)\n/, relative.stdout + relative.stderr)
+})
+
+test('MALT_NUM_THREADS sets the native threads; a bad value is a clear error', async () => {
+  const one = await runMalt(['doctor'], { env: { MALT_NUM_THREADS: '1' } })
+  assert.equal(one.code, 0, one.stderr)
+  assert.match(one.stdout, /native +oneDNN 2\.\d+\.\d+, 1 thread \(/)
+  for (const bad of ['0', 'two', '100000']) {
+    const run = await runMalt(['doctor'], { env: { MALT_NUM_THREADS: bad } })
+    assert.equal(run.code, 1, run.stdout)
+    assert.match(run.stderr, new RegExp(`malt: error: MALT_NUM_THREADS must be an integer from 1 to 1024, got "${bad}"`))
+  }
 })
 
 test('malt data convert streams CSV → TFRecord → JSONL → CSV without losing values', async () => {

@@ -1,6 +1,7 @@
 // The backends Malt can run on, fastest first. Each loads lazily: tfjs-node is an optional
 // package the user may have installed, and the native addon exists only once built.
 import { createRequire } from 'node:module'
+import { MaltError } from '../errors.js'
 import { loadNativeAddon, NATIVE_FIX } from './native/addon.js'
 import { registerNativeBackend, NATIVE_BACKEND_NAME } from './native/backend.js'
 import type * as tfjs from '@tensorflow/tfjs'
@@ -57,7 +58,15 @@ const maltNative: BackendCandidate = {
   async load() {
     const loaded = loadNativeAddon()
     if (!loaded.addon) return { available: false, reason: loaded.reason, fix: NATIVE_FIX }
-    const native = registerNativeBackend(loaded.addon)
+    let native: ReturnType<typeof registerNativeBackend>
+    try {
+      native = registerNativeBackend(loaded.addon)
+    } catch (error) {
+      // A bad MALT_NUM_THREADS is the user's setting: say so plainly rather than run slowly.
+      if (error instanceof MaltError && error.code === 'BAD_THREADS') throw error
+      // A stale build (older than this Malt): run on the CPU backend and say how to rebuild.
+      return { available: false, reason: `addon failed to initialise: ${(error as Error).message}`, fix: 'npm rebuild malt (npm run build:native in a Malt checkout)' }
+    }
     const { onednn } = loaded.addon.versions()
     const threads = loaded.addon.getNumThreads()
     return {

@@ -21,7 +21,7 @@ test('the thread knob sets and reports oneDNN threads, and rejects nonsense', as
   assert.equal(nativeBackend.threads, 1)
   nativeBackend.setThreads(before)
   assert.equal(nativeBackend.threads, before)
-  assert.throws(() => nativeBackend.setThreads(0), /threads must be a positive integer, got 0/)
+  assert.throws(() => nativeBackend.setThreads(0), /threads must be an integer from 1 to 1024, got 0/)
 })
 
 test('a missing addon file is reported, not thrown', () => {

@@ -10,7 +10,7 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import { nativeFunction, type NativeAddon } from './addon.js'
 import { bufferPool } from './buffer-pool.js'
 
-type AdamUpdate = (
+export type AdamUpdate = (
   value: Float32Array,
   m: Float32Array,
   v: Float32Array,
@@ -59,11 +59,15 @@ function looksLikeAdam(optimizer: Partial<AdamInternals>): optimizer is AdamInte
 
 let installed = false
 
+/** The addon's fused Adam function (a clear error when the build predates it). */
+export function resolveAdamUpdate(addon: NativeAddon): AdamUpdate {
+  return nativeFunction<AdamUpdate>(addon, 'adamUpdate')
+}
+
 /** Routes AdamOptimizer.applyGradients through the fused kernel while `backendName` is active. */
-export function installFusedAdam(addon: NativeAddon, backendName: string): void {
+export function installFusedAdam(adamUpdate: AdamUpdate, backendName: string): void {
   if (installed) return
   installed = true
-  const adamUpdate = nativeFunction<AdamUpdate>(addon, 'adamUpdate')
   const prototype = tfjs.AdamOptimizer.prototype as unknown as { applyGradients(gradients: VariableGradients): void }
   const original = prototype.applyGradients
 

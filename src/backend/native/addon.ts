@@ -1,6 +1,7 @@
 // Loads the malt-native N-API addon built from native/ by `npm install` (scripts/build-native.mjs).
 import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MaltError } from '../../errors.js'
 
@@ -22,7 +23,8 @@ export const NATIVE_FIX =
  * dist/backend/native are both three levels below the root, so one relative path serves both.
  */
 export function nativeAddonPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.MALT_NATIVE_ADDON ?? fileURLToPath(new URL('../../../native/build/Release/malt_native.node', import.meta.url))
+  // resolve(): a relative setting means relative to the working directory, for existsSync and require alike.
+  return env.MALT_NATIVE_ADDON ? resolve(env.MALT_NATIVE_ADDON) : fileURLToPath(new URL('../../../native/build/Release/malt_native.node', import.meta.url))
 }
 
 export type AddonLoad = { addon: NativeAddon; path: string } | { addon?: undefined; path: string; reason: string }

@@ -7,7 +7,7 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import { MaltError } from '../../errors.js'
 import type { NativeAddon } from './addon.js'
 import { nativeKernelTable } from './kernels/index.js'
-import { installFusedAdam } from './adam.js'
+import { installFusedAdam, resolveAdamUpdate } from './adam.js'
 import { bufferPool, type FloatBufferPool } from './buffer-pool.js'
 import type { NativeKernelArgs } from './kernels/types.js'
 
@@ -62,15 +62,18 @@ class NativeBackend extends MathBackendCPU {
   }
 }
 
-/** Applies `MALT_NUM_THREADS` (a positive integer) or leaves oneDNN's default: every core. */
-function applyThreadSetting(addon: NativeAddon, env: NodeJS.ProcessEnv): void {
+/** Most threads accepted: more than any machine Malt runs on, few enough to start. */
+export const MAX_THREADS = 1024
+
+/** `MALT_NUM_THREADS` as a thread count, undefined when unset; a clear error when it is not one. */
+export function threadSetting(env: NodeJS.ProcessEnv): number | undefined {
   const setting = env.MALT_NUM_THREADS
-  if (setting === undefined || setting === '') return
+  if (setting === undefined || setting === '') return undefined
   const threads = Number(setting)
-  if (!Number.isInteger(threads) || threads < 1) {
-    throw new MaltError('BAD_THREADS', `MALT_NUM_THREADS must be a positive integer, got ${JSON.stringify(setting)}`)
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new MaltError('BAD_THREADS', `MALT_NUM_THREADS must be an integer from 1 to ${MAX_THREADS}, got ${JSON.stringify(setting)}`)
   }
-  addon.setNumThreads(threads)
+  return threads
 }
 
 /**
@@ -79,8 +82,15 @@ function applyThreadSetting(addon: NativeAddon, env: NodeJS.ProcessEnv): void {
  */
 export function registerNativeBackend(addon: NativeAddon, env: NodeJS.ProcessEnv = process.env): NativeState {
   if (state) return state
-  applyThreadSetting(addon, env)
+  // Everything that can fail (a stale addon lacking a function, a bad setting) is checked before
+  // anything is registered with TF.js, so a failure leaves no half-registered backend behind.
+  const threads = threadSetting(env)
   const table = nativeKernelTable(addon)
+  const cpuKernelNames = new Set(tfjs.getKernelsForBackend('cpu').map((kernel) => kernel.kernelName))
+  const missing = Object.keys(table).filter((name) => !cpuKernelNames.has(name))
+  if (missing.length > 0) throw new Error(`native kernels without a CPU kernel to fall back to: ${missing.join(', ')}`)
+  const adamUpdate = resolveAdamUpdate(addon)
+  if (threads !== undefined) addon.setNumThreads(threads)
   const calls = new Map<string, KernelCallCount>()
   tfjs.registerBackend(
     NATIVE_BACKEND_NAME,
@@ -107,9 +117,7 @@ export function registerNativeBackend(addon: NativeAddon, env: NodeJS.ProcessEnv
     }
     tfjs.registerKernel({ ...cpuKernel, backendName: NATIVE_BACKEND_NAME, kernelFunc })
   }
-  const missing = Object.keys(table).filter((name) => !calls.has(name))
-  if (missing.length > 0) throw new Error(`native kernels without a CPU kernel to fall back to: ${missing.join(', ')}`)
-  installFusedAdam(addon, NATIVE_BACKEND_NAME)
+  installFusedAdam(adamUpdate, NATIVE_BACKEND_NAME)
   state = { addon, kernels: [...calls.keys()].sort(), calls }
   return state
 }

@@ -1,6 +1,6 @@
 // Public controls of the malt-native backend: threads, which kernels are native, call counts.
 import { MaltError } from '../../errors.js'
-import { nativeState, type KernelCallCount } from './backend.js'
+import { MAX_THREADS, nativeState, type KernelCallCount } from './backend.js'
 
 function requireNative(what: string) {
   const state = nativeState()
@@ -18,8 +18,8 @@ export const nativeBackend = {
     return requireNative('nativeBackend.threads').addon.getNumThreads()
   },
   setThreads(threads: number): void {
-    if (!Number.isInteger(threads) || threads < 1) {
-      throw new MaltError('BAD_THREADS', `nativeBackend.setThreads: threads must be a positive integer, got ${threads}`)
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+      throw new MaltError('BAD_THREADS', `nativeBackend.setThreads: threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`)
     }
     requireNative('nativeBackend.setThreads').addon.setNumThreads(threads)
   },

@@ -95,7 +95,7 @@ export function formatDoctorReport(report: DoctorReport): string {
     lines.push(`  ${tried.available ? '✓' : '·'} ${tried.provider}: ${tried.reason}`)
   }
   if (report.native) {
-    lines.push(`native      oneDNN ${report.native.onednn}, ${report.native.threads} threads (MALT_NUM_THREADS sets it)`)
+    lines.push(`native      oneDNN ${report.native.onednn}, ${report.native.threads} thread${report.native.threads === 1 ? '' : 's'} (MALT_NUM_THREADS sets it)`)
     lines.push(...wrapList(`  native kernels (${report.native.kernels.length}; other ops run the CPU kernels): `, report.native.kernels))
   }
   lines.push('services (optional; Malt runs without them on embedded defaults)')
