@@ -3,52 +3,33 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { tf } from '../../src/backend/index.js'
-import { buildModel, fashionSamples, toTensors, type ModelKind } from '../../bench/lib/models.js'
+import { fashionSamples, type ModelKind } from '../../bench/lib/models.js'
+import { curveDistance, lossCurve } from '../../bench/lib/curves.js'
 import { requireNativeBackend } from '../helpers/native.js'
 
 const STEPS = 200
 
-/** Per-step training losses of `kind` on `backendName` over `steps` batches of `batch` samples. */
-async function lossCurve(backendName: string, kind: ModelKind, samples: { images: Float32Array; labels: Int32Array }, batch: number): Promise<number[]> {
-  tf.setBackend(backendName)
-  const model = buildModel(kind, 11)
-  const { x, y } = toTensors(kind, samples)
-  const losses: number[] = []
-  const count = samples.labels.length
-  for (let step = 0; step < STEPS; step++) {
-    const start = (step * batch) % count
-    const [xb, yb] = tf.tidy(() => [x.slice(start, batch), y.slice(start, batch)])
-    const loss = await model.trainOnBatch(xb, yb)
-    losses.push(Array.isArray(loss) ? loss[0] : loss)
-    tf.dispose([xb, yb])
-  }
-  tf.dispose([x, y])
-  model.dispose()
-  return losses
-}
-
 export function compareCurves(kind: ModelKind, cpu: number[], native: number[]): void {
   // Float32 rounding differs in the last bits (oneDNN's blocked sums vs the JS kernels' float64
-  // sums). Training amplifies such differences after a loss spike: at batch 8 the CNN's curves
-  // agree to 1e-6 for 80 steps, then drift by up to ~2.5% at a step while their averages agree
-  // to 0.1%. So: identical start, close on average and at every step, same end point.
-  const relative = cpu.map((loss, step) => Math.abs(native[step] - loss) / Math.max(Math.abs(loss), 1e-3))
-  assert.ok(relative[0] < 1e-4, `${kind}: first-step losses ${native[0]} vs ${cpu[0]}`)
-  const worst = Math.max(...relative)
-  const mean = relative.reduce((a, b) => a + b, 0) / relative.length
-  assert.ok(worst < 0.05, `${kind}: loss curves differ by up to ${(worst * 100).toFixed(2)}% at a step`)
-  assert.ok(mean < 0.01, `${kind}: loss curves differ by ${(mean * 100).toFixed(2)}% on average`)
-  const tail = (curve: number[]) => curve.slice(-20).reduce((a, b) => a + b, 0) / 20
-  assert.ok(Math.abs(tail(native) - tail(cpu)) / tail(cpu) < 0.02, `${kind}: final losses ${tail(native)} vs ${tail(cpu)}`)
-  assert.ok(tail(native) < native[0] * 0.7, `${kind}: the native run did not learn (${native[0]} → ${tail(native)})`)
+  // sums). Adam amplifies such differences over many steps: at batch 8 the CNN's curves agree to
+  // 1e-6 for 80 steps, then drift by up to ~2.5% at a step while their averages agree to 0.1%; the
+  // MLP at batch 64 agrees to 5 digits for ~100 steps, then by 0.5% on average, 4.5% at worst.
+  // So: identical start, within 1% on average, 10% at any step, the same end point.
+  const distance = curveDistance(cpu, native)
+  assert.ok(distance.first < 1e-4, `${kind}: first-step losses ${native[0]} vs ${cpu[0]}`)
+  assert.ok(distance.worst < 0.1, `${kind}: loss curves differ by up to ${(distance.worst * 100).toFixed(2)}% at a step`)
+  assert.ok(distance.mean < 0.01, `${kind}: loss curves differ by ${(distance.mean * 100).toFixed(2)}% on average`)
+  const { finalReference, finalOther } = distance
+  assert.ok(Math.abs(finalOther - finalReference) / finalReference < 0.02, `${kind}: final losses ${finalOther} vs ${finalReference}`)
+  assert.ok(finalOther < native[0] * 0.7, `${kind}: the native run did not learn (${native[0]} → ${finalOther})`)
 }
 
 test('the MLP trains to the same loss curve on malt-native as on the CPU backend (200 steps, batch 64)', async () => {
   await requireNativeBackend()
   const previous = tf.getBackend()
   const samples = await fashionSamples(64 * 50)
-  const cpu = await lossCurve('cpu', 'mlp', samples, 64)
-  const native = await lossCurve('malt-native', 'mlp', samples, 64)
+  const cpu = await lossCurve('cpu', 'mlp', samples, 64, STEPS)
+  const native = await lossCurve('malt-native', 'mlp', samples, 64, STEPS)
   tf.setBackend(previous)
   compareCurves('mlp', cpu, native)
 })
@@ -60,8 +41,8 @@ test('the CNN trains to the same loss curve on malt-native as on the CPU backend
   // steps would take 20 minutes, so this test uses batch 2 (~30 s). `npm run bench -- loss-curves`
   // runs both models at batch 64.
   const samples = await fashionSamples(2 * 200)
-  const cpu = await lossCurve('cpu', 'cnn', samples, 2)
-  const native = await lossCurve('malt-native', 'cnn', samples, 2)
+  const cpu = await lossCurve('cpu', 'cnn', samples, 2, STEPS)
+  const native = await lossCurve('malt-native', 'cnn', samples, 2, STEPS)
   tf.setBackend(previous)
   compareCurves('cnn', cpu, native)
 })
