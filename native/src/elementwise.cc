@@ -194,6 +194,9 @@ struct Pow {
     return static_cast<float>(std::pow(static_cast<double>(a), static_cast<double>(b)));
   }
 };
+struct ReluGrad {  // a = dy, b = x: dy * step(x) as TF.js's Relu gradient computes it (Step, then Multiply)
+  float operator()(float dy, float x) const { return dy * (x != x ? x : (x > 0.f ? 1.f : 0.f)); }
+};
 struct EluGrad {  // a = dy, b = y: y >= 0 ? dy : dy * (y + 1), in double
   float operator()(float dy, float y) const {
     return y >= 0.f ? dy : static_cast<float>(static_cast<double>(dy) * (static_cast<double>(y) + 1.0));
@@ -354,6 +357,7 @@ MALT_BINARY_RANGE(Minimum)
 MALT_BINARY_RANGE(SquaredDifference)
 MALT_BINARY_RANGE(Pow)
 MALT_BINARY_RANGE(EluGrad)
+MALT_BINARY_RANGE(ReluGrad)
 
 #undef MALT_UNARY_RANGE
 #undef MALT_BINARY_RANGE
@@ -386,7 +390,7 @@ const BinaryEntry kBinaryOps[] = {
     {"Multiply", MultiplyRange}, {"RealDiv", RealDivRange},
     {"Maximum", MaximumRange}, {"Minimum", MinimumRange},
     {"SquaredDifference", SquaredDifferenceRange}, {"Pow", PowRange},
-    {"EluGrad", EluGradRange},
+    {"EluGrad", EluGradRange}, {"ReluGrad", ReluGradRange},
 };
 constexpr int64_t kUnaryOpCount = sizeof kUnaryOps / sizeof kUnaryOps[0];
 constexpr int64_t kBinaryOpCount = sizeof kBinaryOps / sizeof kBinaryOps[0];

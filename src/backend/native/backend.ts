@@ -8,6 +8,7 @@ import { MaltError } from '../../errors.js'
 import type { NativeAddon } from './addon.js'
 import { nativeKernelTable } from './kernels/index.js'
 import { installFusedAdam, resolveAdamUpdate } from './adam.js'
+import { installFusedReluGradient, registerReluGradCpuKernel } from './relu-grad.js'
 import { bufferPool, type FloatBufferPool } from './buffer-pool.js'
 import type { NativeKernelArgs } from './kernels/types.js'
 
@@ -86,6 +87,7 @@ export function registerNativeBackend(addon: NativeAddon, env: NodeJS.ProcessEnv
   // anything is registered with TF.js, so a failure leaves no half-registered backend behind.
   const threads = threadSetting(env)
   const table = nativeKernelTable(addon)
+  registerReluGradCpuKernel()
   const cpuKernelNames = new Set(tfjs.getKernelsForBackend('cpu').map((kernel) => kernel.kernelName))
   const missing = Object.keys(table).filter((name) => !cpuKernelNames.has(name))
   if (missing.length > 0) throw new Error(`native kernels without a CPU kernel to fall back to: ${missing.join(', ')}`)
@@ -118,6 +120,7 @@ export function registerNativeBackend(addon: NativeAddon, env: NodeJS.ProcessEnv
     tfjs.registerKernel({ ...cpuKernel, backendName: NATIVE_BACKEND_NAME, kernelFunc })
   }
   installFusedAdam(adamUpdate, NATIVE_BACKEND_NAME)
+  installFusedReluGradient(NATIVE_BACKEND_NAME)
   state = { addon, kernels: [...calls.keys()].sort(), calls }
   return state
 }

@@ -8,6 +8,7 @@ import type * as tfjs from '@tensorflow/tfjs'
 import { MaltError } from '../../../errors.js'
 import type { NativeAddon } from '../addon.js'
 import { nativeFunction } from '../addon.js'
+import { RELU_GRAD_KERNEL } from '../relu-grad.js'
 import { floatValues, type NativeKernel, type NativeKernelTable, outputArray } from './types.js'
 
 type UnaryFn = (op: number, x: Float32Array, out: Float32Array, alpha: number, beta: number) => void
@@ -179,7 +180,7 @@ export function elementwiseKernels(addon: NativeAddon): NativeKernelTable {
   const addN = nativeFunction<AddNFn>(addon, 'elementwiseAddN')
   const ops = nativeFunction<OpsFn>(addon, 'elementwiseOps')()
   const unaryCodes = opCodes(ops.unary, Object.keys(unaryAttrs), 'unary')
-  const binaryCodes = opCodes(ops.binary, [...broadcastingOps, 'EluGrad'], 'binary')
+  const binaryCodes = opCodes(ops.binary, [...broadcastingOps, 'EluGrad', 'ReluGrad'], 'binary')
   const table: NativeKernelTable = {}
 
   for (const [name, readAttrs] of Object.entries(unaryAttrs)) {
@@ -226,6 +227,20 @@ export function elementwiseKernels(addon: NativeAddon): NativeKernelTable {
     const out = outputArray(yValues.length)
     if (yValues.length > 0) binary(eluGradCode, dyValues, yValues, out, layout)
     return backend.makeTensorInfo(y.shape, 'float32', out)
+  }
+
+  // Malt's fused Relu gradient (relu-grad.ts): dy * step(x) in one pass instead of Step + Multiply.
+  const reluGradCode = binaryCodes.get('ReluGrad') as number
+  table[RELU_GRAD_KERNEL] = ({ inputs, backend }) => {
+    const { dy, x } = inputs
+    if (dy === undefined || x === undefined) return null
+    const dyValues = floatInput(backend, dy)
+    const xValues = floatInput(backend, x)
+    if (dyValues === null || xValues === null || !sameShape(dy.shape, x.shape)) return null
+    planSameShape(xValues.length)
+    const out = outputArray(xValues.length)
+    if (xValues.length > 0) binary(reluGradCode, dyValues, xValues, out, layout)
+    return backend.makeTensorInfo(x.shape, 'float32', out)
   }
 
   table.AddN = ({ inputs, backend }) => {
