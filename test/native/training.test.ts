@@ -9,7 +9,7 @@ import { requireNativeBackend } from '../helpers/native.js'
 
 const STEPS = 200
 
-export function compareCurves(kind: ModelKind, cpu: number[], native: number[]): void {
+function compareCurves(kind: ModelKind, cpu: number[], native: number[]): void {
   // Float32 rounding differs in the last bits (oneDNN's blocked sums vs the JS kernels' float64
   // sums). Adam amplifies such differences over many steps: at batch 8 the CNN's curves agree to
   // 1e-6 for 80 steps, then drift by up to ~2.5% at a step while their averages agree to 0.1%; the
@@ -24,25 +24,27 @@ export function compareCurves(kind: ModelKind, cpu: number[], native: number[]):
   assert.ok(finalOther < native[0] * 0.7, `${kind}: the native run did not learn (${native[0]} → ${finalOther})`)
 }
 
-test('the MLP trains to the same loss curve on malt-native as on the CPU backend (200 steps, batch 64)', async () => {
+/** Trains `kind` for STEPS steps of `batch` on both backends from the same seed and data and compares the curves. */
+async function assertSameCurves(kind: ModelKind, batch: number, sampleCount: number): Promise<void> {
   await requireNativeBackend()
   const previous = tf.getBackend()
-  const samples = await fashionSamples(64 * 50)
-  const cpu = await lossCurve('cpu', 'mlp', samples, 64, STEPS)
-  const native = await lossCurve('malt-native', 'mlp', samples, 64, STEPS)
-  tf.setBackend(previous)
-  compareCurves('mlp', cpu, native)
+  try {
+    const samples = await fashionSamples(sampleCount)
+    const cpu = await lossCurve('cpu', kind, samples, batch, STEPS)
+    const native = await lossCurve('malt-native', kind, samples, batch, STEPS)
+    compareCurves(kind, cpu, native)
+  } finally {
+    tf.setBackend(previous)
+  }
+}
+
+test('the MLP trains to the same loss curve on malt-native as on the CPU backend (200 steps, batch 64)', async () => {
+  await assertSameCurves('mlp', 64, 64 * 50)
 })
 
 test('the CNN trains to the same loss curve on malt-native as on the CPU backend (200 steps)', async () => {
-  await requireNativeBackend()
-  const previous = tf.getBackend()
   // The CPU backend needs ~0.07 s per CNN sample (its Conv2DBackpropFilter); batch 64 for 200
   // steps would take 20 minutes, so this test uses batch 2 (~30 s). `npm run bench -- loss-curves`
   // runs both models at batch 64.
-  const samples = await fashionSamples(2 * 200)
-  const cpu = await lossCurve('cpu', 'cnn', samples, 2, STEPS)
-  const native = await lossCurve('malt-native', 'cnn', samples, 2, STEPS)
-  tf.setBackend(previous)
-  compareCurves('cnn', cpu, native)
+  await assertSameCurves('cnn', 2, 2 * 200)
 })

@@ -9,6 +9,7 @@ import * as tfjs from '@tensorflow/tfjs'
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import { nativeFunction, type NativeAddon } from './addon.js'
 import { bufferPool } from './buffer-pool.js'
+import { floatValues } from './kernels/types.js'
 
 export type AdamUpdate = (
   value: Float32Array,
@@ -83,11 +84,6 @@ export function installFusedAdam(adamUpdate: AdamUpdate, backendName: string): v
 /** One Adam step over every variable with the fused kernel (TF.js's order of state updates). */
 function applyFused(optimizer: AdamInternals, variableGradients: VariableGradients, adamUpdate: AdamUpdate): void {
   const backend = tfjs.backend() as MathBackendCPU
-  const floats = (tensor: tfjs.Tensor): Float32Array | null => {
-    if (tensor.dtype !== 'float32') return null
-    const values = backend.data.get(tensor.dataId).values
-    return values instanceof Float32Array ? values : null
-  }
   const entries: [string, tfjs.Tensor | undefined][] = Array.isArray(variableGradients)
     ? variableGradients.map((named) => [named.name, named.tensor])
     : Object.entries(variableGradients)
@@ -110,7 +106,7 @@ function applyFused(optimizer: AdamInternals, variableGradients: VariableGradien
       if (gradient == null) return
       const m = optimizer.accumulatedFirstMoment[i]!.variable
       const v = optimizer.accumulatedSecondMoment[i]!.variable
-      const arrays = [floats(value), floats(m), floats(v), floats(gradient)]
+      const arrays = [value, m, v, gradient].map((tensor) => floatValues(backend, tensor))
       const sameShape = tfjs.util.arraysEqual(gradient.shape, value.shape)
       if (!sameShape || arrays.some((array) => array === null)) {
         unfusedStep(optimizer, value, m, v, gradient, oneMinusAccBeta1, oneMinusAccBeta2)
