@@ -7,6 +7,8 @@ export { nativeBackend } from './backend/native/index.js'
 export * as data from './data/index.js'
 export { Dataset } from './data/dataset.js'
 export * as storage from './storage/index.js'
+export * as experiment from './experiments/index.js'
+export type { TrialContext, TrainingFunction, ExperimentResult, ExperimentOptions } from './experiments/index.js'
 export { MaltError, type ErrorLocation } from './errors.js'
 
 await ready()

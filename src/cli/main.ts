@@ -5,6 +5,8 @@ import { MaltError } from '../errors.js'
 import { registerDoctor } from './commands/doctor.js'
 import { registerQuickstart } from './commands/quickstart.js'
 import { registerData } from './commands/data.js'
+import { registerExperiments } from './commands/experiments.js'
+import { registerExperimentRunCommands } from './commands/experiments-run.js'
 import { packageVersion } from './version.js'
 
 /** Builds the program; tests call this to run commands in-process. */
@@ -17,6 +19,7 @@ export function buildProgram(): Command {
   registerQuickstart(program)
   registerDoctor(program)
   registerData(program)
+  registerExperimentRunCommands(registerExperiments(program))
   return program
 }
 

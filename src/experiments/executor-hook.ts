@@ -1,0 +1,49 @@
+// Lets a script define its training function and launch the search in the same file. An
+// executor imports that file to get the function, which runs its top-level code again, and
+// with it the `experiment.*` call: there, the call hands its function to the waiting trial
+// runner and never settles (the import is not awaited further), instead of starting a search
+// inside the executor.
+import { MaltError } from '../errors.js'
+
+interface PendingImport {
+  exportName: string
+  deliver(fn: unknown): void
+}
+
+// One slot per process, shared by every copy of Malt loaded in it (the user's `malt` import and
+// the trial runner's may resolve to different files in odd installs).
+const SLOT = Symbol.for('malt.experiments.pendingImport')
+type Holder = { [SLOT]?: PendingImport }
+
+/** True inside an executor process. */
+export function inExecutor(): boolean {
+  return process.env.MALT_EXECUTOR_ID !== undefined
+}
+
+/** Trial runner side: resolves with the function an `experiment.*` call offers while `exportName`'s module is imported. */
+export function awaitOfferedFunction(exportName: string): { offered: Promise<unknown>; cancel(): void } {
+  const holder = globalThis as Holder
+  let deliver: (fn: unknown) => void = () => undefined
+  const offered = new Promise<unknown>((resolve) => (deliver = resolve))
+  holder[SLOT] = { exportName, deliver }
+  return { offered, cancel: () => void (holder[SLOT] = undefined) }
+}
+
+/**
+ * API side, inside an executor: the search this call would start is the one that sent the
+ * trial here. If `fn` is the function being imported, hand it over and never settle.
+ */
+export function offerFromExecutor(fn: unknown, call: string): Promise<never> {
+  const pending = (globalThis as Holder)[SLOT]
+  if (pending && typeof fn === 'function' && (fn.name === pending.exportName || pending.exportName === 'default')) {
+    pending.deliver(fn)
+    return new Promise<never>(() => undefined)
+  }
+  return Promise.reject(
+    new MaltError(
+      'EXPERIMENT_IN_EXECUTOR',
+      `experiment.${call} was called inside executor ${process.env.MALT_EXECUTOR_ID} while it imported a training module; ` +
+        'top-level code runs again in every executor: guard it with `if (!process.env.MALT_EXECUTOR_ID)` or move the call to another file',
+    ),
+  )
+}
