@@ -9,7 +9,7 @@ import { DifferentialEvolution, GridSearch, RandomSearch, TPE } from './algorith
 import type { DifferentialEvolutionOptions, RandomSearchOptions, TpeOptions } from './algorithms/index.js'
 import { FixedList } from './algorithms/fixed-list.js'
 import { gridCombinations, normalizeRangeSpace, validateValueLists, zipCombinations } from './space.js'
-import { runExperiment, validateOptions, type ExperimentOptions, type ExperimentResult } from './session.js'
+import { runExperiment, storable, validateOptions, type ExperimentOptions, type ExperimentResult } from './session.js'
 import type { FunctionRef } from './records.js'
 import type { TrainingFunction } from './trial-runner.js'
 import type { Direction, ParamValue, SearchAlgorithm, SpaceInput } from './types.js'
@@ -209,18 +209,4 @@ function rebuildAlgorithm(kind: string, space: unknown, stored: Record<string, u
     default:
       throw new MaltError('EXPERIMENT_NOT_RESUMABLE', `Experiments of kind ${JSON.stringify(kind)} cannot be resumed from the CLI (their algorithm is user code); run the search again`)
   }
-}
-
-/** The JSON-safe part of the options, kept in experiment.json for resume and display. */
-function storable(options: object): Record<string, unknown> {
-  const kept: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(options)) {
-    if (value === undefined || typeof value === 'function' || key === 'signal' || key === 'executors' && typeof value === 'object') continue
-    if (key === 'stopping' && typeof value === 'object') {
-      kept[key] = (value as { name?: string }).name ?? 'custom'
-      continue
-    }
-    kept[key] = value
-  }
-  return kept
 }

@@ -7,6 +7,7 @@ import type * as tfjs from '@tensorflow/tfjs'
 import { MaltError, describeValue } from '../errors.js'
 import type { EventWriter } from './tensorboard/index.js'
 import type { MetricsLine } from './records.js'
+import type { AblationContext } from './ablation-model.js'
 import type { Params } from './types.js'
 
 /** What a training function gets as its second argument. */
@@ -41,6 +42,8 @@ export interface TrialContext {
   restore(): Promise<tfjs.LayersModel | undefined>
   /** Saves the final model to the trial's `model/` (kept as an artifact); returns its path. */
   saveModel(model: tfjs.LayersModel): Promise<string>
+  /** In an ablation study: what this trial leaves out, the features to use and the reduced model. */
+  readonly ablation?: AblationContext
 }
 
 /** Messages a trial sends to the driver. */
@@ -58,6 +61,7 @@ export interface ContextSetup {
   attempt: number
   executorId: string
   metricName: string
+  ablation?: AblationContext
   events: EventWriter
   send(message: TrialMessage): void
 }
@@ -86,6 +90,7 @@ export function createTrialContext(setup: ContextSetup): { ctx: TrialContext; st
     trialDir: setup.trialDir,
     attempt: setup.attempt,
     executorId: setup.executorId,
+    ablation: setup.ablation,
     report(step, metrics) {
       if (!Number.isFinite(step)) {
         throw new MaltError('EXPERIMENT_BAD_REPORT', `ctx.report: step must be a finite number; received ${describeValue(step)}`)

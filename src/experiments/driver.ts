@@ -59,6 +59,8 @@ export interface DriverSetup {
   previous?: TrialRecord[]
   onProgress?(progress: SearchProgress): void
   onLog?(trial: TrialRecord, text: string): void
+  /** Extra fields of every trial's payload (an ablation study's plan). */
+  payloadExtras?: Record<string, JsonValue>
   /** Called once per trial when it ends (finished, stopped, failed), after it was persisted. */
   onTrialEnd?(trial: TrialRecord, progress: SearchProgress): void
 }
@@ -231,6 +233,7 @@ class SearchRun {
       attempt: number,
       fn: this.setup.fn,
       metricName: this.setup.metric,
+      ...(this.setup.payloadExtras as Partial<TrialPayload> | undefined),
     }
     const task = executor.run({
       id: `${this.setup.record.appId}/${this.setup.record.runId}/${trial.record.id}/${number}`,

@@ -5,9 +5,15 @@
 // inside the executor.
 import { MaltError } from '../errors.js'
 
+/** What an `experiment.*` call in an executor hands over: its function, and other functions it was given (ablation's baseModel). */
+export interface Offer {
+  fn: unknown
+  extras: Record<string, unknown>
+}
+
 interface PendingImport {
   exportName: string
-  deliver(fn: unknown): void
+  deliver(offer: Offer): void
 }
 
 // One slot per process, shared by every copy of Malt loaded in it (the user's `malt` import and
@@ -21,10 +27,10 @@ export function inExecutor(): boolean {
 }
 
 /** Trial runner side: resolves with the function an `experiment.*` call offers while `exportName`'s module is imported. */
-export function awaitOfferedFunction(exportName: string): { offered: Promise<unknown>; cancel(): void } {
+export function awaitOfferedFunction(exportName: string): { offered: Promise<Offer>; cancel(): void } {
   const holder = globalThis as Holder
-  let deliver: (fn: unknown) => void = () => undefined
-  const offered = new Promise<unknown>((resolve) => (deliver = resolve))
+  let deliver: (offer: Offer) => void = () => undefined
+  const offered = new Promise<Offer>((resolve) => (deliver = resolve))
   holder[SLOT] = { exportName, deliver }
   return { offered, cancel: () => void (holder[SLOT] = undefined) }
 }
@@ -33,10 +39,10 @@ export function awaitOfferedFunction(exportName: string): { offered: Promise<unk
  * API side, inside an executor: the search this call would start is the one that sent the
  * trial here. If `fn` is the function being imported, hand it over and never settle.
  */
-export function offerFromExecutor(fn: unknown, call: string): Promise<never> {
+export function offerFromExecutor(fn: unknown, call: string, extras: Record<string, unknown> = {}): Promise<never> {
   const pending = (globalThis as Holder)[SLOT]
   if (pending && typeof fn === 'function' && (fn.name === pending.exportName || pending.exportName === 'default')) {
-    pending.deliver(fn)
+    pending.deliver({ fn, extras })
     return new Promise<never>(() => undefined)
   }
   return Promise.reject(

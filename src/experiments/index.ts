@@ -10,6 +10,7 @@ export type {
   ResumeOptions,
   TrainingFunctionRef,
 } from './api.js'
+export { ablation, type AblationOptions, type AblationResult, type AblationEntry, type AblationContext, type ModelBuilder } from './ablation.js'
 export { EXPERIMENT_KILLED, type ExperimentOptions, type ExperimentResult, type StoppingChoice } from './session.js'
 export { float, int, categorical } from './space.js'
 export { GridSearch, RandomSearch, DifferentialEvolution, TPE } from './algorithms/index.js'

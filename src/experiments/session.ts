@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { MaltError, describeValue } from '../errors.js'
 import { LocalProcessPool } from '../cluster/local/pool.js'
-import type { ExecutorPool, RunnerRef } from '../cluster/types.js'
+import type { ExecutorPool, JsonValue, RunnerRef } from '../cluster/types.js'
+import type { AblationPlan } from './ablation-model.js'
 import { runSearch, type RunSink } from './driver.js'
 import { createSearchDisplay } from './progress.js'
 import type { ExperimentKind, ExperimentRecord, FunctionRef, TrialRecord } from './records.js'
@@ -161,6 +162,22 @@ export interface RunPlan {
   metricOptional?: boolean
   /** Resuming: the run to continue. */
   resume?: { runDir: string; record: ExperimentRecord }
+  /** An ablation study's constant part, sent to every trial as `ctx.ablation`. */
+  ablation?: AblationPlan
+}
+
+/** The JSON-safe part of the options, kept in experiment.json for resume and display. */
+export function storable(options: object): Record<string, unknown> {
+  const kept: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined || typeof value === 'function' || key === 'signal' || (key === 'executors' && typeof value === 'object')) continue
+    if (key === 'stopping' && typeof value === 'object') {
+      kept[key] = (value as { name?: string }).name ?? 'custom'
+      continue
+    }
+    kept[key] = value
+  }
+  return kept
 }
 
 /** Runs a planned experiment with the common options. */
@@ -254,6 +271,7 @@ export async function runExperiment(plan: RunPlan, options: ExperimentOptions): 
         options.onTrialEnd?.(trial)
       },
       onLog: options.onLog,
+      payloadExtras: plan.ablation ? { ablation: plan.ablation as unknown as JsonValue } : undefined,
     })
   } finally {
     display?.stop()

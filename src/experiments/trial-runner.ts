@@ -7,6 +7,7 @@ import { MaltError, describeValue } from '../errors.js'
 import type { JsonValue, TaskChannel } from '../cluster/types.js'
 import { createTrialContext, type TrialContext } from './context.js'
 import { awaitOfferedFunction } from './executor-hook.js'
+import { withoutLayers, type AblationContext, type AblationPlan, type ModelBuilder } from './ablation-model.js'
 import type { FunctionRef } from './records.js'
 import { EventWriter, sessionEndSummary, sessionStartSummary } from './tensorboard/index.js'
 import type { Params } from './types.js'
@@ -22,6 +23,8 @@ export interface TrialPayload {
   fn: FunctionRef
   /** Name a bare number returned (or reported) by the function is recorded under. */
   metricName: string
+  /** Set in ablation studies. */
+  ablation?: AblationPlan
 }
 
 /** What an attempt returns to the driver. */
@@ -42,19 +45,28 @@ export type TrainingFunction<P extends Params = Params> = (
 /** What a training function may return: a number, or metrics plus file paths that become artifacts. */
 export type TrainingReturn = number | Record<string, number | string | readonly string[]> | undefined | void
 
-const loadedFunctions = new Map<string, TrainingFunction>()
+// Functions by `module#export`; a script's `experiment.*` call may also hand over others (baseModel).
+const loadedFunctions = new Map<string, unknown>()
 
 async function loadFunction(ref: FunctionRef): Promise<TrainingFunction> {
   const key = `${ref.module}#${ref.export}`
-  const cached = loadedFunctions.get(key)
-  if (cached) return cached
-  // A script that also launches the search hands the function over from its `experiment.*` call.
-  const offer = awaitOfferedFunction(ref.export)
-  let fn: unknown
-  try {
-    fn = await Promise.race([import(ref.module).then((module: Record<string, unknown>) => module[ref.export]), offer.offered])
-  } finally {
-    offer.cancel()
+  let fn = loadedFunctions.get(key)
+  if (fn === undefined) {
+    // A script that also launches the search hands the function over from its `experiment.*` call.
+    const offer = awaitOfferedFunction(ref.export)
+    try {
+      fn = await Promise.race([
+        import(ref.module).then((module: Record<string, unknown>) => module[ref.export]),
+        offer.offered.then(({ fn: offered, extras }) => {
+          for (const extra of Object.values(extras)) {
+            if (typeof extra === 'function' && extra.name) loadedFunctions.set(`${ref.module}#${extra.name}`, extra)
+          }
+          return offered
+        }),
+      ])
+    } finally {
+      offer.cancel()
+    }
   }
   if (typeof fn !== 'function') {
     throw new MaltError(
@@ -62,7 +74,7 @@ async function loadFunction(ref: FunctionRef): Promise<TrainingFunction> {
       `The executor could not find export ${JSON.stringify(ref.export)} as a function in ${ref.module}; received ${describeValue(fn)}`,
     )
   }
-  loadedFunctions.set(key, fn as TrainingFunction)
+  loadedFunctions.set(key, fn)
   return fn as TrainingFunction
 }
 
@@ -74,6 +86,7 @@ export async function runTrial(payloadJson: JsonValue, channel: TaskChannel): Pr
   events.writeSummary(sessionStartSummary({ params: payload.params, groupName: payload.trialName, startTimeMs: Date.now() }), 0)
   const handle = createTrialContext({
     ...payload,
+    ablation: payload.ablation && ablationContext(payload.ablation, String(payload.params.ablated ?? 'none')),
     executorId: channel.executorId,
     events,
     send: (message) => channel.send(message as unknown as JsonValue),
@@ -94,6 +107,33 @@ export async function runTrial(payloadJson: JsonValue, channel: TaskChannel): Pr
   } finally {
     events.writeSummary(sessionEndSummary({ status, endTimeMs: Date.now() }), 0)
     await handle.flush().finally(() => events.close())
+  }
+}
+
+function ablationContext(plan: AblationPlan, component: string): AblationContext {
+  const leftOutFeature = component.startsWith('feature:') ? component.slice('feature:'.length) : undefined
+  const leftOutLayers = component.startsWith('layer:') ? component.slice('layer:'.length).split('+') : []
+  return {
+    component,
+    features: plan.features.filter((name) => name !== leftOutFeature),
+    leftOutLayers,
+    async model(options = {}) {
+      if (plan.baseModel === undefined) {
+        throw new MaltError('EXPERIMENT_ABLATION_MODEL', 'ctx.ablation.model() needs the study\'s `baseModel` option (the exported function building the full model)')
+      }
+      const build = (await loadFunction(plan.baseModel)) as unknown as ModelBuilder
+      const backend = await import('../backend/index.js')
+      await backend.ready()
+      const features = plan.features.length
+      const reshape = (batchInputShape: unknown): (number | null)[] | undefined => {
+        if (options.inputShape) return [null, ...options.inputShape]
+        const shape = batchInputShape as (number | null)[] | undefined
+        // A flat input of every study feature loses the left-out one.
+        if (leftOutFeature !== undefined && shape?.length === 2 && shape[1] === features) return [null, features - 1]
+        return undefined
+      }
+      return withoutLayers(backend.tf, await build(), leftOutLayers, reshape)
+    },
   }
 }
 
