@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['scratch/**', 'bench/.data/**', 'dist/**', 'node_modules/**', 'malt-home/**', 'coverage/**', 'native/build/**'] },
+  { ignores: ['scratch/**', '.tools/**', 'bench/.data/**', 'dist/**', 'node_modules/**', 'malt-home/**', 'coverage/**', 'native/build/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,7 +5,7 @@ import { MaltError, describeValue } from '../errors.js'
 import { FixedList } from './algorithms/fixed-list.js'
 import { inExecutor, offerFromExecutor } from './executor-hook.js'
 import { resolveFunctionRef } from './locate.js'
-import { runExperiment, storable, validateOptions, type ExperimentOptions, type ExperimentResult } from './session.js'
+import { SKIPPED_IN_EXECUTOR, runExperiment, storable, validateOptions, type ExperimentOptions, type ExperimentResult } from './session.js'
 import type { FunctionRef } from './records.js'
 import type { TrainingFunction } from './trial-runner.js'
 import type { Params } from './types.js'
@@ -58,7 +58,7 @@ function checkNames(option: string, values: unknown): string[] {
  * @example await experiment.ablation(train, { features: ['age', 'fare'], layers: ['dense_2'], baseModel: buildModel, metric: 'accuracy' })
  */
 export async function ablation(fn: TrainingFunction | FunctionRef, options: AblationOptions): Promise<AblationResult> {
-  if (inExecutor()) return offerFromExecutor(fn, 'ablation', { baseModel: options?.baseModel })
+  if (inExecutor()) return offerFromExecutor(fn, 'ablation', { ...SKIPPED_IN_EXECUTOR, ablation: [] }, { baseModel: options?.baseModel })
   validateOptions(options)
   const features = checkNames('features', options.features)
   checkNames('layers', options.layers)
@@ -69,11 +69,7 @@ export async function ablation(fn: TrainingFunction | FunctionRef, options: Abla
   if (layerGroups.length > 0 && options.baseModel === undefined) {
     throw new MaltError('EXPERIMENT_BAD_OPTION', 'ablation: `layers` needs `baseModel`, the exported function that builds the full model')
   }
-  const runs: Params[] = [
-    { ablated: 'none' },
-    ...features.map((name) => ({ ablated: `feature:${name}` })),
-    ...layerGroups.map((group) => ({ ablated: `layer:${group.join('+')}` })),
-  ]
+  const runs = ablationRuns(features, layerGroups)
   const plan: AblationPlan = { features, baseModel: options.baseModel === undefined ? undefined : await resolveFunctionRef(options.baseModel) }
   const { features: _features, layers: _layers, baseModel: _baseModel, ...rest } = options
   const result = await runExperiment(
@@ -82,13 +78,22 @@ export async function ablation(fn: TrainingFunction | FunctionRef, options: Abla
       fn: await resolveFunctionRef(fn),
       algorithm: new FixedList(runs),
       space: { features, layers: layerGroups },
-      storedOptions: { ...storable(rest), features, layers: layerGroups },
+      storedOptions: { ...storable(rest), features, layers: layerGroups, baseModel: plan.baseModel },
       expectedTrials: runs.length,
       ablation: plan,
     },
     rest,
   )
   return { ...result, ablation: ablationTable(result) }
+}
+
+/** The trials of a study: the full model, then one per left-out feature and layer group. */
+export function ablationRuns(features: readonly string[], layerGroups: readonly (readonly string[])[]): Params[] {
+  return [
+    { ablated: 'none' },
+    ...features.map((name) => ({ ablated: `feature:${name}` })),
+    ...layerGroups.map((group) => ({ ablated: `layer:${group.join('+')}` })),
+  ]
 }
 
 /** Each component's metric against the full model's, most harmful removal first. */
@@ -100,5 +105,6 @@ export function ablationTable(result: ExperimentResult): AblationEntry[] {
   })
   const sign = result.direction === 'max' ? 1 : -1
   // Leaving out an important component makes the metric worse: most negative improvement first.
-  return [entries[0], ...entries.slice(1).sort((a, b) => sign * ((a.delta ?? Infinity) - (b.delta ?? Infinity)))].filter((entry) => entry !== undefined)
+  const rank = (entry: AblationEntry): number => (entry.delta === undefined ? Infinity : sign * entry.delta)
+  return [entries[0], ...entries.slice(1).sort((a, b) => rank(a) - rank(b))].filter((entry) => entry !== undefined)
 }

@@ -2,14 +2,16 @@
 // searches (grid, random, evolutionary, TPE, any SearchAlgorithm) and `resume`. Each finds
 // the training function's module, checks the space and options before anything runs, and
 // hands a plan to the session.
+import { hostname } from 'node:os'
 import { MaltError, describeValue } from '../errors.js'
 import { resolveFunctionRef } from './locate.js'
 import { inExecutor, offerFromExecutor } from './executor-hook.js'
 import { DifferentialEvolution, GridSearch, RandomSearch, TPE } from './algorithms/index.js'
 import type { DifferentialEvolutionOptions, RandomSearchOptions, TpeOptions } from './algorithms/index.js'
 import { FixedList } from './algorithms/fixed-list.js'
+import { ablationRuns } from './ablation.js'
 import { gridCombinations, normalizeRangeSpace, validateValueLists, zipCombinations } from './space.js'
-import { runExperiment, storable, validateOptions, type ExperimentOptions, type ExperimentResult } from './session.js'
+import { SKIPPED_IN_EXECUTOR, runExperiment, storable, validateOptions, type ExperimentOptions, type ExperimentResult } from './session.js'
 import type { FunctionRef } from './records.js'
 import type { TrainingFunction } from './trial-runner.js'
 import type { Direction, ParamValue, SearchAlgorithm, SpaceInput } from './types.js'
@@ -43,7 +45,7 @@ function seedOf(options: { seed?: number }): number {
  * @example await experiment.launch(train, { name: 'mnist', params: { lr: 0.01 }, versionedResources: ['train.ts'] })
  */
 export async function launch(fn: TrainingFunctionRef, options: LaunchOptions = {}): Promise<ExperimentResult> {
-  if (inExecutor()) return offerFromExecutor(fn, 'launch')
+  if (inExecutor()) return offerFromExecutor(fn, 'launch', SKIPPED_IN_EXECUTOR)
   validateOptions(options)
   const runs = Object.keys(options.params ?? {}).length === 0 ? [{}] : zipCombinations(options.params ?? {})
   const algorithm = new FixedList(runs)
@@ -60,7 +62,7 @@ export async function launch(fn: TrainingFunctionRef, options: LaunchOptions = {
  * @example await experiment.gridSearch(train, { lr: [0.001, 0.01], dropout: [0.5, 0.6] }, { metric: 'accuracy' }) // 4 trials
  */
 export async function gridSearch(fn: TrainingFunctionRef, space: Record<string, readonly ParamValue[]>, options: ExperimentOptions = {}): Promise<ExperimentResult> {
-  if (inExecutor()) return offerFromExecutor(fn, 'gridSearch')
+  if (inExecutor()) return offerFromExecutor(fn, 'gridSearch', SKIPPED_IN_EXECUTOR)
   validateOptions(options)
   const lists = validateValueLists(space, 'gridSearch')
   const total = gridCombinations(lists).length
@@ -141,7 +143,7 @@ async function searchWith(
   options: ExperimentOptions & { seed?: number },
   expectedTrials: number | undefined,
 ): Promise<ExperimentResult> {
-  if (inExecutor()) return offerFromExecutor(fn, { random: 'randomSearch', evolutionary: 'evolutionarySearch', tpe: 'bayesianSearch', custom: 'search' }[kind])
+  if (inExecutor()) return offerFromExecutor(fn, { random: 'randomSearch', evolutionary: 'evolutionarySearch', tpe: 'bayesianSearch', custom: 'search' }[kind], SKIPPED_IN_EXECUTOR)
   validateOptions(options)
   const direction: Direction = options.direction ?? 'max'
   algorithm.setup({ space: normalizeRangeSpace(space), direction, seed: seedOf(options) })
@@ -156,7 +158,7 @@ export type ResumeOptions = Omit<ExperimentOptions, 'name' | 'metric' | 'directi
  * rest run. `ref` is the index id, `<appId>/<runId>` or the run directory.
  */
 export async function resume(ref: number | string, options: ResumeOptions = {}): Promise<ExperimentResult> {
-  if (inExecutor()) return offerFromExecutor(undefined, 'resume')
+  if (inExecutor()) return offerFromExecutor(undefined, 'resume', SKIPPED_IN_EXECUTOR)
   const home = options.home ?? maltHome()
   const index = await ExperimentIndex.open(home)
   let runDir: string
@@ -173,23 +175,53 @@ export async function resume(ref: number | string, options: ResumeOptions = {}):
   if (record.state === 'finished') {
     throw new MaltError('EXPERIMENT_FINISHED', `Experiment ${record.id} (${runDir}) already finished; nothing to resume`)
   }
+  if (record.state === 'running' && record.driver && driverAlive(record.driver)) {
+    throw new MaltError(
+      'EXPERIMENT_RUNNING',
+      `Experiment ${record.id} is still running in process ${record.driver.pid} on ${record.driver.host}; stop it (Ctrl-C) before resuming`,
+    )
+  }
   const stored = record.options as Record<string, unknown>
   const algorithm = rebuildAlgorithm(record.kind, record.space, stored)
   const space =
-    record.kind === 'launch'
+    record.kind === 'launch' || record.kind === 'ablation'
       ? {}
       : normalizeRangeSpace(
           record.kind === 'grid' ? categoricalSpace(validateValueLists(record.space as Record<string, unknown>, 'gridSearch')) : (record.space as SpaceInput),
         )
   algorithm.setup({ space, direction: record.direction, seed: typeof stored.seed === 'number' ? stored.seed : 0 })
+  const ablationPlan =
+    record.kind === 'ablation' ? { features: (stored.features as string[]) ?? [], baseModel: stored.baseModel as FunctionRef | undefined } : undefined
   const expected = record.kind === 'grid' ? gridCombinations(record.space as Record<string, unknown>).length : record.kind === 'launch' ? undefined : (stored.trials as number | undefined)
-  const { stopping, ...rest } = stored as ExperimentOptions
+  const { stopping, features: _features, layers: _layers, baseModel: _baseModel, ...rest } = stored as ExperimentOptions & Record<string, unknown>
   // A rule given as an object was stored by name only; the named ones can be rebuilt.
-  const merged: ExperimentOptions = { ...rest, stopping: stopping === 'median' || stopping === 'asha' ? stopping : undefined, ...options, home }
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as ResumeOptions
+  const merged: ExperimentOptions = { ...rest, stopping: stopping === 'median' || stopping === 'asha' ? stopping : undefined, ...given, home }
   return runExperiment(
-    { kind: record.kind, fn: record.function, algorithm, space: record.space, storedOptions: stored, expectedTrials: expected, metricOptional: record.kind === 'launch', resume: { runDir, record } },
+    {
+      kind: record.kind,
+      fn: record.function,
+      algorithm,
+      space: record.space,
+      storedOptions: stored,
+      expectedTrials: expected,
+      metricOptional: record.kind === 'launch',
+      resume: { runDir, record },
+      ablation: ablationPlan,
+    },
     merged,
   )
+}
+
+/** True when the driver process is this machine's and still alive (another machine's cannot be checked: assume dead). */
+function driverAlive(driver: { host: string; pid: number }): boolean {
+  if (driver.host !== hostname() || driver.pid === process.pid) return false
+  try {
+    process.kill(driver.pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 function rebuildAlgorithm(kind: string, space: unknown, stored: Record<string, unknown>): SearchAlgorithm {
@@ -206,7 +238,9 @@ function rebuildAlgorithm(kind: string, space: unknown, stored: Record<string, u
       return new DifferentialEvolution(stored as DifferentialEvolutionOptions)
     case 'tpe':
       return new TPE(stored as TpeOptions)
+    case 'ablation':
+      return new FixedList(ablationRuns((stored.features as string[]) ?? [], (stored.layers as string[][]) ?? []))
     default:
-      throw new MaltError('EXPERIMENT_NOT_RESUMABLE', `Experiments of kind ${JSON.stringify(kind)} cannot be resumed from the CLI (their algorithm is user code); run the search again`)
+      throw new MaltError('EXPERIMENT_NOT_RESUMABLE', `Experiments of kind ${JSON.stringify(kind)} (a search with your own algorithm) cannot be resumed: Malt cannot rebuild the algorithm; run the search again`)
   }
 }

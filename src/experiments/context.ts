@@ -7,6 +7,7 @@ import type * as tfjs from '@tensorflow/tfjs'
 import { MaltError, describeValue } from '../errors.js'
 import type { EventWriter } from './tensorboard/index.js'
 import type { MetricsLine } from './records.js'
+import { encodeMetrics } from './metrics-wire.js'
 import type { AblationContext } from './ablation-model.js'
 import type { Params } from './types.js'
 
@@ -48,7 +49,7 @@ export interface TrialContext {
 
 /** Messages a trial sends to the driver. */
 export type TrialMessage =
-  | { type: 'report'; step: number; metrics: Record<string, number> }
+  | { type: 'report'; step: number; metrics: Record<string, number | string> }
   | { type: 'log'; text: string }
 
 /** What the context needs from the process running it. */
@@ -114,7 +115,7 @@ export function createTrialContext(setup: ContextSetup): { ctx: TrialContext; st
       const line: MetricsLine = { step, time: Date.now(), metrics: { ...record } }
       setup.events.scalars(step, record)
       enqueue(() => appendFile(join(setup.logdir, 'metrics.jsonl'), `${JSON.stringify(line)}\n`))
-      setup.send({ type: 'report', step, metrics: line.metrics })
+      setup.send({ type: 'report', step, metrics: encodeMetrics(line.metrics) })
     },
     shouldStop: () => stopRequested,
     log(text) {

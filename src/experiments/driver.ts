@@ -7,7 +7,8 @@ import type { Executor, ExecutorPool, JsonValue, RunningTask, TaskOutcome, Runne
 import type { ExperimentRecord, FunctionRef, TrialFailure, TrialRecord } from './records.js'
 import type { TrialOutput, TrialPayload } from './trial-runner.js'
 import type { Direction, Params, SearchAlgorithm, StoppingRule, TrialView } from './types.js'
-import { paramsKey, trialName as nameOf } from './space.js'
+import { trialName as nameOf } from './space.js'
+import { decodeMetrics } from './metrics-wire.js'
 import { bestTrial } from './best.js'
 
 /** Where the driver persists what happens (the run's store and index). */
@@ -95,20 +96,35 @@ export async function runSearch(setup: DriverSetup): Promise<ExperimentRecord> {
 class SearchRun {
   private readonly trials: LiveTrial[] = []
   private readonly retryQueue: LiveTrial[] = []
-  private readonly executorFailures = new Map<string, number>()
   private readonly retired = new Set<string>()
-  private readonly previous = new Map<string, TrialRecord>()
+  private readonly executors = new Map<string, Executor>()
+  /** Per executor: trials that crashed there and then succeeded elsewhere (evidence against the machine). */
+  private readonly blamedTrials = new Map<string, Set<string>>()
   private wakeUp: () => void = () => undefined
   private persistChain: Promise<void> = Promise.resolve()
   private fatal?: Error
   private algorithmDone = false
 
   constructor(private readonly setup: DriverSetup) {
-    for (const trial of setup.previous ?? []) {
-      // Failed trials run again: whoever resumes has usually fixed what made them fail.
-      if (trial.state === 'finished' || trial.state === 'stopped') {
-        this.previous.set(paramsKey(trial.params), trial)
+    // Resume: the earlier session's trials come first, in their order, with their ids and names,
+    // so the algorithm sees the same history; those that did not finish (failed, interrupted)
+    // run again, their attempts numbered on from the earlier ones.
+    for (const earlier of setup.previous ?? []) {
+      const record: TrialRecord = structuredClone(earlier)
+      const done = record.state === 'finished' || record.state === 'stopped'
+      if (!done) record.state = 'pending'
+      const trial: LiveTrial = {
+        record,
+        view: { id: record.id, params: record.params, state: record.state, value: done ? record.value : undefined, intermediate: [] },
+        dir: setup.sink.trialDir(record.name),
+        attempts: new Map(),
+        nextAttempt: record.attempts + 1,
+        avoid: new Set(),
+        stopSent: false,
       }
+      this.trials.push(trial)
+      setup.record.trials.push(record)
+      if (!done) this.retryQueue.push(trial)
     }
   }
 
@@ -152,9 +168,11 @@ class SearchRun {
 
   /** Gives `executor` work: a retry, a new suggestion, or a speculative copy. False when there is none now. */
   private dispatch(executor: Executor): boolean {
-    const retryIndex = this.retryQueue.findIndex((trial) => !trial.avoid.has(executor.id))
-    const onlyExecutor = this.setup.pool.capacity <= 1
-    const retry = retryIndex >= 0 ? this.retryQueue.splice(retryIndex, 1)[0] : onlyExecutor ? this.retryQueue.shift() : undefined
+    // A retry prefers an executor it has not failed on; once it has failed on every live one, any will do.
+    const retryIndex = this.retryQueue.findIndex(
+      (trial) => !trial.avoid.has(executor.id) || [...trial.avoid].filter((id) => !this.retired.has(id)).length >= this.setup.pool.capacity,
+    )
+    const retry = retryIndex >= 0 ? this.retryQueue.splice(retryIndex, 1)[0] : undefined
     if (retry) {
       this.startAttempt(retry, executor)
       return true
@@ -175,11 +193,10 @@ class SearchRun {
         return false
       }
       const trial = this.newTrial(suggestion.params)
-      if (this.reusePrevious(trial)) continue
       this.startAttempt(trial, executor)
       return true
     }
-    const copyOf = this.setup.speculative ? this.speculationCandidate() : undefined
+    const copyOf = this.setup.speculative ? this.speculationCandidate(executor) : undefined
     if (copyOf) {
       this.startAttempt(copyOf, executor)
       return true
@@ -207,21 +224,8 @@ class SearchRun {
     return trial
   }
 
-  /** On resume: a trial whose parameters were already run in the earlier session is taken from it. */
-  private reusePrevious(trial: LiveTrial): boolean {
-    const key = paramsKey(trial.record.params)
-    const earlier = this.previous.get(key)
-    if (!earlier) return false
-    this.previous.delete(key)
-    Object.assign(trial.record, { ...earlier, id: trial.record.id, name: earlier.name })
-    trial.dir = this.setup.sink.trialDir(earlier.name)
-    trial.view.state = earlier.state
-    trial.view.value = earlier.value
-    this.persistTrial(trial)
-    return true
-  }
-
   private startAttempt(trial: LiveTrial, executor: Executor): void {
+    this.executors.set(executor.id, executor)
     const number = trial.nextAttempt++
     const logdir = this.setup.sink.attemptDir(trial.dir, number)
     const payload: TrialPayload = {
@@ -262,14 +266,16 @@ class SearchRun {
   private onMessage(trial: LiveTrial, message: JsonValue): void {
     const body = message as { type?: string; step?: number; metrics?: Record<string, number>; text?: string }
     if (body.type === 'log' && typeof body.text === 'string') {
-      this.setup.onLog?.(trial.record, body.text)
+      const onLog = this.setup.onLog
+      const text = body.text
+      if (onLog) safely('onLog', () => onLog(trial.record, text))
       return
     }
     if (body.type !== 'report' || typeof body.step !== 'number' || !body.metrics) return
-    const value = body.metrics[this.setup.metric]
+    const value = decodeMetrics(body.metrics)[this.setup.metric]
     const last = trial.view.intermediate.at(-1)
     // Speculative copies report the same steps again: keep one curve, moving forward only.
-    if (typeof value !== 'number' || (last && body.step <= last.step)) return
+    if (typeof value !== 'number' || Number.isNaN(value) || (last && body.step <= last.step)) return
     trial.view.intermediate.push({ step: body.step, value })
     const rule = this.setup.stopping
     if (rule && !trial.stopSent && rule.shouldStop(trial.view, this.trials.map((t) => t.view), this.setup.direction)) {
@@ -280,12 +286,12 @@ class SearchRun {
 
   private onOutcome(trial: LiveTrial, number: number, executor: Executor, outcome: TaskOutcome): void {
     trial.attempts.delete(number)
-    const failed = !outcome.ok && (outcome.reason === 'crash' || outcome.reason === 'timeout')
-    if (failed) this.countExecutorFailure(executor)
     if (!this.retired.has(executor.id)) this.setup.pool.release(executor)
+    if (outcome.ok) this.blameCrashedExecutors(trial, executor)
     const final = trial.record.state === 'finished' || trial.record.state === 'stopped' || trial.record.state === 'failed'
     if (final) return this.wakeUp() // another attempt already decided this trial
-    if (outcome.ok) this.finish(trial, number, executor, outcome.value as unknown as TrialOutput)
+    if (outcome.ok) this.finish(trial, number, executor, decodeOutput(outcome.value))
+    else if (outcome.reason === 'cancelled' && this.setup.signal?.aborted) this.interrupted(trial, number, executor, outcome)
     else this.fail(trial, number, executor, outcome)
     this.wakeUp()
   }
@@ -301,6 +307,17 @@ class SearchRun {
     const { metric } = this.setup
     const lastReported = trial.view.intermediate.at(-1)?.value
     const value = output.metrics[metric] ?? (output.stopped ? lastReported : undefined)
+    if (value !== undefined && !Number.isFinite(value)) {
+      // As Optuna: a NaN/infinite objective fails the trial (a diverged run), not the search.
+      trial.record.metrics = output.metrics
+      return this.fail(trial, number, executor, { ok: false, reason: 'error', message: `The training function returned ${metric} = ${value}` })
+    }
+    const produced = this.trials.some((other) => other.record.value !== undefined)
+    if (value === undefined && !this.setup.metricOptional && produced) {
+      // Other trials returned the metric: only this one is wrong.
+      trial.record.metrics = output.metrics
+      return this.fail(trial, number, executor, { ok: false, reason: 'error', message: `The training function returned no ${JSON.stringify(metric)} (metrics: ${names.join(', ') || 'none'})` })
+    }
     if (value === undefined && !this.setup.metricOptional) {
       this.fatal ??= new MaltError(
         'EXPERIMENT_UNKNOWN_METRIC',
@@ -342,6 +359,15 @@ class SearchRun {
     this.complete(trial)
   }
 
+  /** Killed mid-trial: not a failure of the trial; it stays pending and runs again on resume. */
+  private interrupted(trial: LiveTrial, number: number, executor: Executor, outcome: Extract<TaskOutcome, { ok: false }>): void {
+    trial.record.failures.push({ reason: 'cancelled', message: outcome.message, executor: executor.id, attempt: number })
+    if (trial.attempts.size > 0) return
+    trial.record.state = 'pending'
+    trial.view.state = 'pending'
+    this.persistTrial(trial)
+  }
+
   private complete(trial: LiveTrial): void {
     const finishedAt = Date.now()
     trial.record.finishedAt = new Date(finishedAt).toISOString()
@@ -351,19 +377,29 @@ class SearchRun {
     this.progress()
     const snapshot = structuredClone(trial.record)
     const onTrialEnd = this.setup.onTrialEnd
-    if (onTrialEnd) void this.persistChain.then(() => onTrialEnd(snapshot, this.snapshot()))
+    if (onTrialEnd) void this.persistChain.then(() => safely('onTrialEnd', () => onTrialEnd(snapshot, this.snapshot())))
   }
 
-  private countExecutorFailure(executor: Executor): void {
-    const count = (this.executorFailures.get(executor.id) ?? 0) + 1
-    this.executorFailures.set(executor.id, count)
-    if (count >= this.setup.blacklistAfter && !this.retired.has(executor.id)) {
-      this.retired.add(executor.id)
-      this.setup.pool.retire(executor)
+  /**
+   * A trial that crashed on some executors and then worked on `worked` points at those machines,
+   * not at its parameters (a trial that crashes everywhere blames nobody). An executor blamed by
+   * `blacklistAfter` different trials is retired for the rest of the run.
+   */
+  private blameCrashedExecutors(trial: LiveTrial, worked: Executor): void {
+    for (const failure of trial.record.failures) {
+      if (failure.reason !== 'crash' || failure.executor === undefined || failure.executor === worked.id) continue
+      const blamed = this.blamedTrials.get(failure.executor) ?? new Set<string>()
+      blamed.add(trial.record.id)
+      this.blamedTrials.set(failure.executor, blamed)
+      const executor = this.executors.get(failure.executor)
+      if (executor && blamed.size >= this.setup.blacklistAfter && !this.retired.has(executor.id)) {
+        this.retired.add(executor.id)
+        this.setup.pool.retire(executor)
+      }
     }
   }
 
-  private speculationCandidate(): LiveTrial | undefined {
+  private speculationCandidate(executor: Executor): LiveTrial | undefined {
     const durations = this.trials
       .filter((trial) => trial.record.state === 'finished' && trial.record.durationMs !== undefined && !trial.record.reused)
       .map((trial) => trial.record.durationMs as number)
@@ -371,10 +407,11 @@ class SearchRun {
     if (durations.length === 0) return undefined
     const median = durations[Math.floor(durations.length / 2)]
     const now = Date.now()
+    const startOf = (trial: LiveTrial): number => [...trial.attempts.values()][0].startedAt
     const slowest = this.running()
-      .filter((trial) => trial.record.state === 'running' && trial.attempts.size === 1 && trial.firstStartedAt !== undefined)
-      .sort((a, b) => (a.firstStartedAt as number) - (b.firstStartedAt as number))[0]
-    if (!slowest || now - (slowest.firstStartedAt as number) < SPECULATION_FACTOR * median) return undefined
+      .filter((trial) => trial.record.state === 'running' && trial.attempts.size === 1 && !trial.avoid.has(executor.id))
+      .sort((a, b) => startOf(a) - startOf(b))[0]
+    if (!slowest || now - startOf(slowest) < SPECULATION_FACTOR * median) return undefined
     return slowest
   }
 
@@ -453,7 +490,8 @@ class SearchRun {
   }
 
   private progress(): void {
-    this.setup.onProgress?.(this.snapshot())
+    const onProgress = this.setup.onProgress
+    if (onProgress) safely('onProgress', () => onProgress(this.snapshot()))
   }
 
   private snapshot(): SearchProgress {
@@ -474,4 +512,18 @@ class SearchRun {
       etaMs: meanMs !== undefined && left !== undefined ? (meanMs * left) / Math.max(1, this.setup.pool.capacity) : undefined,
     }
   }
+}
+
+/** Runs a user callback; an error in it is reported, and the search goes on. */
+function safely(name: string, callback: () => void): void {
+  try {
+    callback()
+  } catch (error) {
+    process.stderr.write(`malt: the ${name} callback threw (the search goes on): ${(error as Error)?.stack ?? String(error)}\n`)
+  }
+}
+
+function decodeOutput(value: JsonValue): TrialOutput {
+  const output = value as unknown as TrialOutput
+  return { ...output, metrics: decodeMetrics(output.metrics as Record<string, number | string | null>) }
 }

@@ -37,19 +37,21 @@ export function awaitOfferedFunction(exportName: string): { offered: Promise<Off
 
 /**
  * API side, inside an executor: the search this call would start is the one that sent the
- * trial here. If `fn` is the function being imported, hand it over and never settle.
+ * trial here. If `fn` is the function being imported, hand it over and never settle; another
+ * experiment of the same script resolves at once with `skipped` (so the script's top level
+ * goes on to the call that matters).
  */
-export function offerFromExecutor(fn: unknown, call: string, extras: Record<string, unknown> = {}): Promise<never> {
+export function offerFromExecutor<T>(fn: unknown, call: string, skipped: T, extras: Record<string, unknown> = {}): Promise<T> {
   const pending = (globalThis as Holder)[SLOT]
   if (pending && typeof fn === 'function' && (fn.name === pending.exportName || pending.exportName === 'default')) {
     pending.deliver({ fn, extras })
-    return new Promise<never>(() => undefined)
+    return new Promise<T>(() => undefined)
   }
+  if (pending) return Promise.resolve(skipped)
   return Promise.reject(
     new MaltError(
       'EXPERIMENT_IN_EXECUTOR',
-      `experiment.${call} was called inside executor ${process.env.MALT_EXECUTOR_ID} while it imported a training module; ` +
-        'top-level code runs again in every executor: guard it with `if (!process.env.MALT_EXECUTOR_ID)` or move the call to another file',
+      `experiment.${call} was called inside a trial on executor ${process.env.MALT_EXECUTOR_ID}: searches cannot be nested in trials`,
     ),
   )
 }

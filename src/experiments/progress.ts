@@ -11,8 +11,9 @@ export interface SearchDisplay {
   stop(): void
 }
 
-function formatValue(value: number | undefined): string {
-  if (value === undefined) return '-'
+function formatValue(value: number | undefined | null): string {
+  if (typeof value !== 'number') return '-'
+  if (!Number.isFinite(value)) return String(value)
   return Math.abs(value) >= 1000 || (Math.abs(value) < 0.001 && value !== 0) ? value.toExponential(3) : value.toFixed(4)
 }
 

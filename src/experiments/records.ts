@@ -99,6 +99,8 @@ export interface ExperimentRecord {
   versionedResources: string[]
   startedAt: string
   finishedAt?: string
+  /** The process running (or last running) the search: resume refuses a run whose driver is alive. */
+  driver?: { host: string; pid: number }
   trials: TrialRecord[]
   best?: BestTrial
 }

@@ -1,7 +1,7 @@
 // One experiment run from start to end: validates the options, creates the run's directory
 // and index row, starts the executor pool, runs the driver, marks the run killed on Ctrl-C
 // (leaving no executor process behind) and closes everything.
-import { availableParallelism } from 'node:os'
+import { availableParallelism, hostname } from 'node:os'
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -73,12 +73,16 @@ export interface ExperimentResult {
   /** The index id (`malt experiments show ID`). */
   id: number
   runDir: string
-  state: ExperimentRecord['state']
+  /** `skipped`: the call ran inside an executor importing the script for another experiment's trial. */
+  state: ExperimentRecord['state'] | 'skipped'
   metric: string
   direction: Direction
   best?: ExperimentRecord['best']
   trials: TrialRecord[]
 }
+
+/** What an `experiment.*` call returns in an executor that imports the script for another experiment. */
+export const SKIPPED_IN_EXECUTOR: ExperimentResult = { id: 0, runDir: '', state: 'skipped', metric: '', direction: 'max', trials: [] }
 
 /** Thrown by a search interrupted through `signal` (Ctrl-C ends the process instead, after cleaning up). */
 export const EXPERIMENT_KILLED = 'EXPERIMENT_KILLED'
@@ -194,7 +198,7 @@ export async function runExperiment(plan: RunPlan, options: ExperimentOptions): 
   const index = await ExperimentIndex.open(store.home)
   const previous = opened?.experiment.trials ?? []
   const record: ExperimentRecord = opened
-    ? { ...opened.experiment, state: 'running', finishedAt: undefined, trials: [] }
+    ? { ...opened.experiment, state: 'running', finishedAt: undefined, driver: { host: hostname(), pid: process.pid }, trials: [] }
     : {
         id: 0,
         appId: store.appId,
@@ -209,6 +213,7 @@ export async function runExperiment(plan: RunPlan, options: ExperimentOptions): 
         function: plan.fn,
         versionedResources: options.versionedResources ?? [],
         startedAt: new Date().toISOString(),
+        driver: { host: hostname(), pid: process.pid },
         trials: [],
       }
   try {
@@ -283,7 +288,8 @@ export async function runExperiment(plan: RunPlan, options: ExperimentOptions): 
   await writeHparamsExperiment(store.dir, hparamsOfRun(final)).catch(() => undefined)
   if (final.state === 'killed') {
     interrupt.reraise()
-    throw new MaltError(EXPERIMENT_KILLED, `Experiment ${final.id} (${store.dir}) was killed; resume it with \`malt experiments resume ${final.id}\``)
+    const how = plan.kind === 'custom' ? 'run it again (a search with your own algorithm cannot be resumed)' : `resume it with \`malt experiments resume ${final.id}\``
+    throw new MaltError(EXPERIMENT_KILLED, `Experiment ${final.id} (${store.dir}) was killed; ${how}`)
   }
   return {
     id: final.id,

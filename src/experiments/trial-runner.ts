@@ -7,6 +7,7 @@ import { MaltError, describeValue } from '../errors.js'
 import type { JsonValue, TaskChannel } from '../cluster/types.js'
 import { createTrialContext, type TrialContext } from './context.js'
 import { awaitOfferedFunction } from './executor-hook.js'
+import { encodeMetrics } from './metrics-wire.js'
 import { withoutLayers, type AblationContext, type AblationPlan, type ModelBuilder } from './ablation-model.js'
 import type { FunctionRef } from './records.js'
 import { EventWriter, sessionEndSummary, sessionStartSummary } from './tensorboard/index.js'
@@ -103,7 +104,7 @@ export async function runTrial(payloadJson: JsonValue, channel: TaskChannel): Pr
     // The HParams dashboard reads a session's metrics from its scalars: record the final ones.
     events.scalars(handle.lastStep(), output.metrics)
     status = 'success'
-    return output as unknown as JsonValue
+    return { ...output, metrics: encodeMetrics(output.metrics) } as unknown as JsonValue
   } finally {
     events.writeSummary(sessionEndSummary({ status, endTimeMs: Date.now() }), 0)
     await handle.flush().finally(() => events.close())

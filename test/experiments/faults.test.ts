@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { experiment } from '../../src/index.js'
 import { useTempDir } from '../helpers/temp-dir.js'
-import { checkpointing, crashesOnExecutorOne, hangsOnFirstAttempt, straggler } from '../fixtures/experiment-functions.js'
+import { checkpointing, crashesForTwo, crashesOnExecutorOne, hangsOnFirstAttempt, nanForTwo, straggler } from '../fixtures/experiment-functions.js'
+import { spawnSync } from 'node:child_process'
 import type { ExperimentRecord, TrialRecord } from '../../src/experiments/records.js'
 
 const temp = useTempDir()
@@ -70,4 +71,32 @@ test('checkpoints survive into the next attempt; ctx.log and saveModel write int
   assert.ok(existsSync(join(dir, 'checkpoints', 'ckpt-0001', 'model.json')))
   assert.ok(existsSync(join(dir, 'model', 'model.json')))
   assert.match(readFileSync(join(dir, 'log.txt'), 'utf8'), /restored: false/)
+})
+
+test('a trial that crashes on every executor fails after its retries; no executor is blamed, the rest run', async () => {
+  const result = await experiment.gridSearch(crashesForTwo, { x: [2, 1, 3, 4] }, { ...common, speculative: false })
+  assert.equal(result.state, 'finished')
+  const bad = result.trials.find((t) => t.params.x === 2)
+  assert.equal(bad?.state, 'failed')
+  assert.equal(bad?.attempts, 3, 'the first attempt and maxRetries (2) retries')
+  assert.deepEqual(new Set(bad?.failures.map((f) => f.executor)), new Set(['local-0', 'local-1']), 'retried on the other executor too')
+  assert.ok(result.trials.filter((t) => t.params.x !== 2).every((t) => t.state === 'finished'))
+})
+
+test('a NaN metric fails its trial (a diverged run), not the search', async () => {
+  const result = await experiment.gridSearch(nanForTwo, { x: [1, 2, 3] }, { ...common, metric: 'acc' })
+  assert.equal(result.state, 'finished')
+  const diverged = result.trials.find((t) => t.params.x === 2)
+  assert.equal(diverged?.state, 'failed')
+  assert.match(diverged?.failures[0].message ?? '', /acc = NaN/)
+  assert.equal(result.best?.value, 0.3)
+})
+
+test('a script may define two functions and launch both at its top level', () => {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', new URL('../fixtures/two-experiments.ts', import.meta.url).pathname, temp.join('two')], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  assert.equal(run.status, 0, run.stderr)
+  assert.deepEqual(JSON.parse(run.stdout.trim().split('\n').at(-1) ?? ''), { first: [10], second: [3, 6], states: ['finished', 'finished'] })
 })

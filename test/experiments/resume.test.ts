@@ -33,10 +33,10 @@ function processesMentioning(marker: string): number[] {
   return found
 }
 
-test('SIGINT kills the search cleanly, and resume runs only what had not finished', async () => {
-  const home = temp.join('home')
-  const markers = temp.join('markers.txt')
-  const driver = spawn(process.execPath, ['--import', 'tsx', new URL('../fixtures/search-driver.ts', import.meta.url).pathname, home, markers], {
+async function killAndResume(kind: 'grid' | 'tpe', total: number): Promise<void> {
+  const home = temp.join(`home-${kind}`)
+  const markers = temp.join(`markers-${kind}.txt`)
+  const driver = spawn(process.execPath, ['--import', 'tsx', new URL('../fixtures/search-driver.ts', import.meta.url).pathname, home, markers, kind], {
     env: { ...process.env, MALT_HOME: home },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -76,12 +76,19 @@ test('SIGINT kills the search cleanly, and resume runs only what had not finishe
 
   const resumed = await runMalt(['experiments', 'resume', String(killed.id), '--home', home, '--executors', '2'], { timeoutMs: 120_000 })
   assert.equal(resumed.code, 0, resumed.stderr)
-  assert.match(resumed.stdout, new RegExp(`experiment ${killed.id} finished: 6 trials`))
+  assert.match(resumed.stdout, new RegExp(`experiment ${killed.id} finished: ${total} trials`))
   const final = JSON.parse(readFileSync(join(runDir, 'experiment.json'), 'utf8')) as ExperimentRecord
   assert.equal(final.state, 'finished')
-  assert.equal(final.trials.length, 6)
+  assert.equal(final.trials.length, total)
+  for (const trial of killed.trials.filter((t) => t.state === 'finished')) {
+    assert.deepEqual(final.trials.find((t) => t.id === trial.id)?.value, trial.value, `${trial.id} kept its result`)
+  }
   assert.ok(final.trials.every((t) => t.state === 'finished'))
   const runs = readFileSync(markers, 'utf8').trim().split('\n')
   for (const name of keptFinished) assert.equal(runs.filter((line) => line === name).length, 1, `${name} ran once, not again on resume`)
   for (const trial of final.trials) assert.ok(runs.includes(trial.name), `${trial.name} ran`)
-})
+}
+
+test('SIGINT kills a grid search cleanly, and resume runs only what had not finished', () => killAndResume('grid', 6))
+
+test('a killed TPE search resumes with its history: finished trials kept, the budget completed', () => killAndResume('tpe', 8))

@@ -16,7 +16,7 @@ describe('RandomSearch', () => {
 
   it('stops with done when a small discrete space is exhausted, having run each combination once', () => {
     const space: SearchSpace = { a: { type: 'int', min: 0, max: 2 }, b: { type: 'categorical', choices: [true, false] }, c: { type: 'float', min: 0.5, max: 0.5 } }
-    const trials = runInMemory(new RandomSearch({ trials: 50, maxRetries: 1 }), space, () => 1, { parallel: 2 })
+    const trials = runInMemory(new RandomSearch({ trials: 50, maxDraws: 1 }), space, () => 1, { parallel: 2 })
     assert.equal(trials.length, 6)
     assert.equal(new Set(trials.map((t) => paramsKey(t.params))).size, 6)
   })
@@ -30,6 +30,6 @@ describe('RandomSearch', () => {
   it('rejects bad options, naming them', () => {
     assert.throws(() => new RandomSearch({ trials: 0 }), { code: 'EXPERIMENT_BAD_OPTION', message: /option trials/ })
     assert.throws(() => new RandomSearch({ trials: 2.5 }), { code: 'EXPERIMENT_BAD_OPTION', message: /option trials/ })
-    assert.throws(() => new RandomSearch({ maxRetries: 0 }), { code: 'EXPERIMENT_BAD_OPTION', message: /option maxRetries/ })
+    assert.throws(() => new RandomSearch({ maxDraws: 0 }), { code: 'EXPERIMENT_BAD_OPTION', message: /option maxDraws/ })
   })
 })

@@ -9,10 +9,10 @@ export interface RandomSearchOptions {
   /** Number of trials to run (HopsML's `samples`). @defaultValue 10 */
   trials?: number
   /** Draws tried for a combination not in the history before giving up on drawing. @defaultValue 100 */
-  maxRetries?: number
+  maxDraws?: number
 }
 
-export const RANDOM_SEARCH_DEFAULTS = { trials: 10, maxRetries: 100 } as const
+export const RANDOM_SEARCH_DEFAULTS = { trials: 10, maxDraws: 100 } as const
 
 /** Above this many combinations a discrete space is not listed to find the unseen ones. */
 const MAX_LISTED = 1_000_000
@@ -20,20 +20,20 @@ const MAX_LISTED = 1_000_000
 /**
  * Suggests `trials` distinct combinations, then 'done'. Every trial of the history (running
  * and failed ones too) counts towards `trials` and is never suggested again. A draw is a pure
- * function of the seed and the history's length. When `maxRetries` draws all hit seen
+ * function of the seed and the history's length. When `maxDraws` draws all hit seen
  * combinations, a discrete space (ints and categoricals) is listed and an unseen combination
  * is picked at random; when there is none (a space smaller than `trials`), the search is
- * 'done'. A continuous space practically never repeats; if it does `maxRetries` times, 'done'.
+ * 'done'. A continuous space practically never repeats; if it does `maxDraws` times, 'done'.
  */
 export class RandomSearch implements SearchAlgorithm {
   readonly name = 'random'
   readonly trials: number
-  readonly maxRetries: number
+  readonly maxDraws: number
   private setupDone: SearchSetup | undefined
 
   constructor(options: RandomSearchOptions = {}) {
     this.trials = integerOption('RandomSearch', 'trials', options.trials, RANDOM_SEARCH_DEFAULTS.trials, 1)
-    this.maxRetries = integerOption('RandomSearch', 'maxRetries', options.maxRetries, RANDOM_SEARCH_DEFAULTS.maxRetries, 1)
+    this.maxDraws = integerOption('RandomSearch', 'maxDraws', options.maxDraws, RANDOM_SEARCH_DEFAULTS.maxDraws, 1)
   }
 
   setup(setup: SearchSetup): void {
@@ -47,7 +47,7 @@ export class RandomSearch implements SearchAlgorithm {
     const size = discreteSize(space)
     if (seen.size >= size) return 'done'
     const rng = randomFor(seed, trials.length)
-    for (let attempt = 0; attempt < this.maxRetries; attempt++) {
+    for (let attempt = 0; attempt < this.maxDraws; attempt++) {
       const params = sampleSpace(space, rng)
       if (!seen.has(paramsKey(params))) return { params }
     }
