@@ -7,7 +7,6 @@ import { inExecutor, offerFromExecutor } from './executor-hook.js'
 import { resolveFunctionRef } from './locate.js'
 import { SKIPPED_IN_EXECUTOR, runExperiment, storable, validateOptions, type ExperimentOptions, type ExperimentResult } from './session.js'
 import type { FunctionRef } from './records.js'
-import type { TrainingFunction } from './trial-runner.js'
 import type { Params } from './types.js'
 import type { AblationPlan, ModelBuilder } from './ablation-model.js'
 
@@ -57,7 +56,7 @@ function checkNames(option: string, values: unknown): string[] {
  * and `ctx.ablation` (the features to use, and the base model without the left-out layers).
  * @example await experiment.ablation(train, { features: ['age', 'fare'], layers: ['dense_2'], baseModel: buildModel, metric: 'accuracy' })
  */
-export async function ablation(fn: TrainingFunction | FunctionRef, options: AblationOptions): Promise<AblationResult> {
+export async function ablation(fn: ((params: never, ctx: never) => unknown) | FunctionRef, options: AblationOptions): Promise<AblationResult> {
   if (inExecutor()) return offerFromExecutor(fn, 'ablation', { ...SKIPPED_IN_EXECUTOR, ablation: [] }, { baseModel: options?.baseModel })
   validateOptions(options)
   const features = checkNames('features', options.features)

@@ -20,7 +20,9 @@ import { maltHome } from './store/layout.js'
 import { loadExperiment } from './store/run-store.js'
 
 /** A training function, or where to find one (`{ module: 'file:///…/train.js', export: 'train' }`). */
-export type TrainingFunctionRef = TrainingFunction | FunctionRef
+// Parameters typed `never`: any function of (params, ctx) fits, whatever its params' type
+// (`(p: { lr: number }) => …` is not assignable to a function of `Params`).
+export type TrainingFunctionRef = ((params: never, ctx: never) => unknown) | FunctionRef
 
 /** Options of {@link launch}. */
 export interface LaunchOptions extends ExperimentOptions {

@@ -129,6 +129,18 @@ function trialRunnerRef(): RunnerRef {
 }
 
 /**
+ * Kernel threads per executor: the cores shared out, as Ray and Horovod give each worker its
+ * share. Every executor using every core oversubscribes the machine, and OpenMP's spinning
+ * threads then stall (measured: a 1 s trial took 10–20 s with 2 executors × 2 threads on 2 cores).
+ * MALT_NUM_THREADS set by the user wins.
+ */
+function executorThreads(executors: number): Record<string, string> {
+  if (process.env.MALT_NUM_THREADS !== undefined) return {}
+  const threads = String(Math.max(1, Math.floor(availableParallelism() / executors)))
+  return { MALT_NUM_THREADS: threads, OMP_NUM_THREADS: threads }
+}
+
+/**
  * Executors import the training function's module. A TypeScript module needs a loader in
  * the executor processes: inherited when this process runs under tsx, else tsx found from the
  * module's folder (e.g. `malt experiments resume` runs compiled, the user's train.ts is not).
@@ -191,6 +203,7 @@ export async function runExperiment(plan: RunPlan, options: ExperimentOptions): 
   const metric = options.metric ?? plan.resume?.record.metric ?? DEFAULTS.metric
   const stopping = resolveStopping(options.stopping)
   const loaderArgs = typeof options.executors === 'object' ? [] : typescriptLoader(plan.fn)
+  const executorCount = typeof options.executors === 'number' ? options.executors : availableParallelism()
   const name = options.name ?? plan.resume?.record.name ?? (plan.fn.export === 'default' ? 'experiment' : plan.fn.export)
 
   const opened = plan.resume ? await RunStore.open(plan.resume.runDir) : undefined
@@ -232,7 +245,7 @@ export async function runExperiment(plan: RunPlan, options: ExperimentOptions): 
   const pool =
     typeof options.executors === 'object'
       ? options.executors
-      : new LocalProcessPool({ size: options.executors ?? availableParallelism(), execArgv: loaderArgs })
+      : new LocalProcessPool({ size: executorCount, execArgv: loaderArgs, env: executorThreads(executorCount) })
   const ownsPool = typeof options.executors !== 'object'
   const display = options.progress ?? DEFAULTS.progress ? createSearchDisplay(`${name} ${plan.kind}`, metric) : undefined
   const interrupt = watchInterrupts(options.signal)
