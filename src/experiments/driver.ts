@@ -81,6 +81,8 @@ interface LiveTrial {
   nextAttempt: number
   avoid: Set<string>
   stopSent: boolean
+  /** A trial gets one speculative copy at most. */
+  speculated: boolean
   firstStartedAt?: number
 }
 
@@ -121,6 +123,7 @@ class SearchRun {
         nextAttempt: record.attempts + 1,
         avoid: new Set(),
         stopSent: false,
+        speculated: false,
       }
       this.trials.push(trial)
       setup.record.trials.push(record)
@@ -198,6 +201,7 @@ class SearchRun {
     }
     const copyOf = this.setup.speculative ? this.speculationCandidate(executor) : undefined
     if (copyOf) {
+      copyOf.speculated = true
       this.startAttempt(copyOf, executor)
       return true
     }
@@ -218,6 +222,7 @@ class SearchRun {
       nextAttempt: 1,
       avoid: new Set(),
       stopSent: false,
+      speculated: false,
     }
     this.trials.push(trial)
     this.setup.record.trials.push(record)
@@ -345,9 +350,15 @@ class SearchRun {
     const failure: TrialFailure = { reason: outcome.reason, message: outcome.message, executor: executor.id, attempt: number }
     if (outcome.stack) failure.stack = outcome.stack
     trial.record.failures.push(failure)
-    if (trial.attempts.size > 0) return // a speculative copy is still running
+    if (outcome.reason === 'error') {
+      // The function itself threw: every copy would, so the trial fails now.
+      this.cancelAll(trial, 'another attempt of this trial failed with an error')
+    } else if (trial.attempts.size > 0) {
+      return // a speculative copy is still running
+    }
     const crashes = trial.record.failures.filter((f) => f.reason === 'crash' || f.reason === 'timeout').length
-    const retryable = outcome.reason === 'crash' || outcome.reason === 'timeout'
+    // Cancelled without a kill of the search: its executor was retired (blacklisted) under it.
+    const retryable = outcome.reason === 'crash' || outcome.reason === 'timeout' || outcome.reason === 'cancelled'
     if (retryable && crashes <= this.setup.maxRetries && this.setup.pool.capacity > 0 && !this.setup.signal?.aborted) {
       trial.avoid.add(executor.id)
       this.retryQueue.push(trial)
@@ -409,7 +420,7 @@ class SearchRun {
     const now = Date.now()
     const startOf = (trial: LiveTrial): number => [...trial.attempts.values()][0].startedAt
     const slowest = this.running()
-      .filter((trial) => trial.record.state === 'running' && trial.attempts.size === 1 && !trial.avoid.has(executor.id))
+      .filter((trial) => trial.record.state === 'running' && !trial.speculated && trial.attempts.size === 1 && !trial.avoid.has(executor.id))
       .sort((a, b) => startOf(a) - startOf(b))[0]
     if (!slowest || now - startOf(slowest) < SPECULATION_FACTOR * median) return undefined
     return slowest
