@@ -202,6 +202,15 @@ export class LocalProcessPool implements ExecutorPool {
     return running
   }
 
+  /**
+   * Starts the processes of up to `count` slots now instead of at their first acquire, so that
+   * Node, the loaders and the runner's modules load while the caller does its own set-up.
+   */
+  warm(count: number = this.slots.length): void {
+    if (this.closing !== undefined) return
+    for (const slot of this.slots.filter((candidate) => !candidate.retired).slice(0, count)) this.ensureProcess(slot)
+  }
+
   /** The slot's live process, or a fresh one when it has none (never started, crashed, killed). */
   private ensureProcess(slot: LocalExecutor): ExecutorProcess {
     if (slot.process?.reusable === true) return slot.process
