@@ -110,8 +110,12 @@ test('two processes writing the same index at once both succeed, with distinct i
   const moduleUrl = new URL('./index-db.ts', import.meta.url).href
   const worker = temp.file('writer.mts', `
     import { ExperimentIndex } from ${JSON.stringify(moduleUrl)}
-    const [home, app, count] = process.argv.slice(2)
+    import { existsSync, writeFileSync } from 'node:fs'
+    const [home, app, count, other] = process.argv.slice(2)
     const index = new ExperimentIndex(home)
+    // A barrier: both writers start together, however late the machine started each process.
+    writeFileSync(home + '/ready-' + app, '')
+    while (!existsSync(home + '/ready-' + other)) await new Promise((resolve) => setTimeout(resolve, 5))
     const started = Date.now()
     for (let i = 1; i <= Number(count); i++) {
       const id = index.createExperiment({ appId: app, runId: 'run.' + i, runDir: home + '/' + app + '/run.' + i, name: app, kind: 'random',
@@ -123,16 +127,16 @@ test('two processes writing the same index at once both succeed, with distinct i
     index.close()
     process.stdout.write(JSON.stringify({ started, ended: Date.now() }))
   `)
-  const run = (app: string) =>
+  const run = (app: string, other: string) =>
     new Promise<{ started: number; ended: number }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', worker, home, app, '150'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, ['--import', 'tsx', worker, home, app, '150', other], { stdio: ['ignore', 'pipe', 'pipe'] })
       let out = ''
       let err = ''
       child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
       child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
       child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`writer ${app} exited ${code}: ${err}`))))
     })
-  const [one, two] = await Promise.all([run('app_one'), run('app_two')])
+  const [one, two] = await Promise.all([run('app_one', 'app_two'), run('app_two', 'app_one')])
   assert.ok(one.started < two.ended && two.started < one.ended, 'the writers overlapped in time')
   const index = new ExperimentIndex(home)
   const rows = index.listExperiments()
