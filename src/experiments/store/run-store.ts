@@ -5,7 +5,8 @@ import { copyFile, cp, mkdir, readFile, readdir, stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { MaltError, describeValue } from '../../errors.js'
 import { storageError } from '../../storage/local.js'
-import type { BestTrial, ExperimentKind, ExperimentRecord, MetricsLine, TrialRecord } from '../records.js'
+import { bestTrial } from '../best.js'
+import type { ExperimentKind, ExperimentRecord, MetricsLine, TrialRecord } from '../records.js'
 import type { Params } from '../types.js'
 import { captureEnvironment, type CaptureEnvironmentOptions, type EnvironmentRecord } from './environment.js'
 import { createRunDir, maltHome, newAppId, trialDir, writeJsonAtomic } from './layout.js'
@@ -66,10 +67,6 @@ function byTrialId(a: TrialRecord, b: TrialRecord): number {
   return a.id.localeCompare(b.id, 'en', { numeric: true })
 }
 
-function better(direction: ExperimentRecord['direction'], a: number, b: number): boolean {
-  return direction === 'max' ? a > b : a < b
-}
-
 /**
  * Reads a run directory: experiment.json plus every `<trial>/result.json`. result.json is
  * written before experiment.json when a trial ends, so where the two disagree result.json wins.
@@ -101,20 +98,9 @@ export async function loadExperiment(runDirectory: string): Promise<{ experiment
     }
   }
   experiment.trials = [...trials.values()].sort(byTrialId)
-  if (recovered.length > 0) experiment.best = bestOf(experiment, recovered)
+  // The driver's own rule, over the merged trials: a recovered trial may be the best.
+  if (recovered.length > 0) experiment.best = bestTrial(experiment.trials, experiment.direction)
   return { experiment, recovered: recovered.sort() }
-}
-
-/** The recorded best, unless a recovered finished trial beats it. */
-function bestOf(experiment: ExperimentRecord, recovered: string[]): BestTrial | undefined {
-  let best = experiment.best
-  for (const trial of experiment.trials) {
-    if (!recovered.includes(trial.id) || trial.state !== 'finished' || typeof trial.value !== 'number') continue
-    if (!best || better(experiment.direction, trial.value, best.value)) {
-      best = { trialId: trial.id, name: trial.name, value: trial.value, params: trial.params }
-    }
-  }
-  return best
 }
 
 /** Reads a run's environment.json, or undefined when it was never written. */
