@@ -210,7 +210,12 @@ export async function runExperiment(plan: RunPlan, options: ExperimentOptions): 
   const pool =
     typeof options.executors === 'object'
       ? options.executors
-      : new LocalProcessPool({ size: executorCount, execArgv: loaderArgs, env: executorThreads(executorCount) })
+      : new LocalProcessPool({
+          size: executorCount,
+          execArgv: loaderArgs,
+          env: executorThreads(executorCount),
+          preload: [trialRunnerRef().module],
+        })
   if (pool instanceof LocalProcessPool) pool.warm(Math.min(executorCount, plan.expectedTrials ?? executorCount))
   const ownsPool = typeof options.executors !== 'object'
   const prepare = async (): Promise<{ store: RunStore; index: ExperimentIndex; record: ExperimentRecord; previous: TrialRecord[] }> => {

@@ -281,3 +281,27 @@ for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     assert.ok(await waitUntilGone(executorPid, 5000), `executor ${executorPid} still alive 5 s after its driver got ${signal}`)
   })
 }
+
+test("a pool's preload modules are imported as each process starts, before its first task; a broken one fails only the tasks that need it", async () => {
+  const preloaded = new URL('../fixtures/preloaded-runner.ts', import.meta.url).href
+  const missing = new URL('../fixtures/no-such-runner.ts', import.meta.url).href
+  assert.throws(() => new LocalProcessPool({ preload: [42 as unknown as string] }), (error: unknown) => error instanceof MaltError && error.code === 'EXECUTOR_BAD_OPTION' && error.message.includes('preload'))
+  const preloading = new LocalProcessPool({ size: 1, preload: [missing, preloaded] })
+  try {
+    preloading.warm()
+    await new Promise((resolve) => setTimeout(resolve, 3000)) // The process starts and imports meanwhile.
+    const executor = await preloading.acquire()
+    const sentAtMs = Date.now()
+    const outcome = await executor.run({ id: 'preloaded', runner: { module: preloaded, export: 'importedAt' }, payload: null }).outcome
+    assert.ok(outcome.ok, JSON.stringify(outcome))
+    const { importedAtMs } = outcome.value as { importedAtMs: number }
+    assert.ok(importedAtMs < sentAtMs - 500, `imported ${sentAtMs - importedAtMs} ms before the task was sent; expected well before`)
+    const broken = failed(await executor.run({ id: 'broken', runner: { module: missing, export: 'x' }, payload: null }).outcome)
+    assert.match(broken.message, /no-such-runner/)
+    const again = await executor.run({ id: 'again', runner: { module: runners, export: 'echo' }, payload: 7 }).outcome
+    assert.deepEqual(again, { ok: true, value: 7 })
+    preloading.release(executor)
+  } finally {
+    await preloading.close()
+  }
+})

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { MaltError, describeValue } from '../../errors.js'
 import type { Executor, ExecutorPool, RunningTask, TaskOutcome, TaskSpec } from '../types.js'
 import { ExecutorProcess } from './executor-process.js'
+import { EXECUTOR_PRELOAD_ENV } from './protocol.js'
 
 /** Options of a {@link LocalProcessPool}. */
 export interface LocalProcessPoolOptions {
@@ -27,6 +28,12 @@ export interface LocalProcessPoolOptions {
    * between tasks) to the driver's stdout/stderr; otherwise it is discarded. @defaultValue false
    */
   forwardOutput?: boolean
+  /**
+   * Modules (file URLs or specifiers) each executor process imports as soon as it starts, so a
+   * task's runner is loaded while the driver still prepares the run (a failed preload is retried,
+   * and its error reported, when a task needs the module). @defaultValue `[]`
+   */
+  preload?: string[]
 }
 
 const DEFAULT_KILL_GRACE_MS = 2000
@@ -126,7 +133,11 @@ export class LocalProcessPool implements ExecutorPool {
       throw new MaltError('EXECUTOR_BAD_OPTION', `LocalProcessPool option "execArgv" must be a list of strings; received ${describeValue(execArgv)}`)
     }
     this.execArgv = [...inheritedExecArgv(process.execArgv), ...execArgv]
-    this.env = { ...process.env, ...options.env }
+    const preload = options.preload ?? []
+    if (!Array.isArray(preload) || preload.some((module) => typeof module !== 'string' || module === '')) {
+      throw new MaltError('EXECUTOR_BAD_OPTION', `LocalProcessPool option "preload" must be a list of module URLs; received ${describeValue(preload)}`)
+    }
+    this.env = { ...process.env, ...options.env, [EXECUTOR_PRELOAD_ENV]: preload.length > 0 ? JSON.stringify(preload) : undefined }
     this.killGraceMs = killGraceMs
     this.forwardOutput = options.forwardOutput ?? false
     this.slots = Array.from({ length: size }, (_, index) => new LocalExecutor(`local-${index}`, (slot, task) => this.runOn(slot, task)))

@@ -82,3 +82,5 @@ export function endOfOutputMarker(taskId: string): string {
 
 /** Environment variable holding the executor's id (`local-0`, …) inside its process. */
 export const EXECUTOR_ID_ENV = 'MALT_EXECUTOR_ID'
+/** Environment variable of an executor process: a JSON list of modules to import at start-up. */
+export const EXECUTOR_PRELOAD_ENV = 'MALT_EXECUTOR_PRELOAD'

@@ -2,7 +2,7 @@
 // module (once per process), runs `runner(payload, channel)` and reports the result over Node IPC.
 import { Worker } from 'node:worker_threads'
 import type { JsonValue, RunnerRef, TaskChannel, TaskRunner, TaskSpec } from '../types.js'
-import { EXECUTOR_ID_ENV, endOfOutputMarker, isParentToChild, type ChildToParent, type FailedMessage } from './protocol.js'
+import { EXECUTOR_ID_ENV, EXECUTOR_PRELOAD_ENV, endOfOutputMarker, isParentToChild, type ChildToParent, type FailedMessage } from './protocol.js'
 
 const WATCHDOG_INTERVAL_MS = 500
 const MARKER_WRITE_LIMIT_MS = 2000
@@ -59,14 +59,33 @@ function failure(taskId: string, error: unknown, fatal: boolean): FailedMessage 
   return { type: 'failed', taskId, message: `the runner threw a non-Error value: ${String(error)}`, fatal }
 }
 
-async function loadRunner(ref: RunnerRef): Promise<TaskRunner> {
-  let loading = modules.get(ref.module)
+/** Starts importing `specifier` once per process; a failed import is forgotten so the next task retries it. */
+function importOnce(specifier: string): Promise<Record<string, unknown>> {
+  let loading = modules.get(specifier)
   if (loading === undefined) {
-    loading = import(ref.module) as Promise<Record<string, unknown>>
-    modules.set(ref.module, loading)
-    loading.catch(() => modules.delete(ref.module))
+    loading = import(specifier) as Promise<Record<string, unknown>>
+    modules.set(specifier, loading)
+    loading.catch(() => modules.delete(specifier))
   }
-  const namespace = await loading
+  return loading
+}
+
+/** Imports the pool's preload list in the background; errors surface when a task imports the module itself. */
+function startPreloads(): void {
+  const listed = process.env[EXECUTOR_PRELOAD_ENV]
+  if (listed === undefined || listed === '') return
+  let specifiers: unknown
+  try {
+    specifiers = JSON.parse(listed)
+  } catch {
+    return
+  }
+  if (!Array.isArray(specifiers)) return
+  for (const specifier of specifiers) if (typeof specifier === 'string') importOnce(specifier).catch(() => undefined)
+}
+
+async function loadRunner(ref: RunnerRef): Promise<TaskRunner> {
+  const namespace = await importOnce(ref.module)
   // A CommonJS module's `module.exports.name` may be visible only through `default`.
   const commonJs = namespace.default
   const runner =
@@ -158,5 +177,7 @@ process.on('message', (message: unknown) => {
     void runTask(message.task)
   }
 })
-startOrphanWatchdog()
+// The task's runner loads while the driver still prepares its run; the watchdog thread can wait.
+startPreloads()
 void send({ type: 'ready' })
+startOrphanWatchdog()
