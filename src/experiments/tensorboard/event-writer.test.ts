@@ -10,7 +10,7 @@ import { useTempDir } from '../../../test/helpers/temp-dir.js'
 import { readRecordBatches } from '../../data/tfrecord/framing.js'
 import { MaltError } from '../../errors.js'
 import { EventWriter, FILE_VERSION } from './event-writer.js'
-import { tensorBoardTypes } from './protos.js'
+import { tensorBoardTypes } from '../../../test/helpers/tensorboard-protos.js'
 
 const temp = useTempDir()
 

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { MaltError, describeValue } from '../../errors.js'
 import { encodeRecord } from '../../data/tfrecord/framing.js'
 import { storageError } from '../../storage/local.js'
-import { encodeMessage, tensorBoardTypes } from './protos.js'
+import { encodeMessage, tensorBoardSchemas } from './protos.js'
 
 /** Options of {@link EventWriter.create}. */
 export interface EventWriterOptions {
@@ -148,7 +148,7 @@ export class EventWriter {
   }
 
   private queueEvent(event: Record<string, unknown>): void {
-    this.queue.push(encodeRecord(encodeMessage(tensorBoardTypes().event, event)))
+    this.queue.push(encodeRecord(encodeMessage(tensorBoardSchemas.event, event)))
     if (this.queue.length >= this.options.maxQueuedRecords) this.startAppend()
     else this.timer ??= setTimeout(() => this.startAppend(), this.options.flushIntervalMs)
   }

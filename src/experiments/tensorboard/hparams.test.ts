@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { MaltError } from '../../errors.js'
 import { EXPERIMENT_TAG, SESSION_END_TAG, SESSION_START_TAG, experimentSummary, hparamsFromSpace, sessionEndSummary, sessionStartSummary } from './hparams.js'
 import type { SummaryValueInput } from './event-writer.js'
-import { tensorBoardTypes } from './protos.js'
+import { tensorBoardTypes } from '../../../test/helpers/tensorboard-protos.js'
 
 /** The HParamsPluginData inside one summary value, as a plain object with enum names. */
 function pluginData(values: SummaryValueInput[]): Record<string, unknown> {

@@ -3,7 +3,7 @@
 import { MaltError, describeValue } from '../../errors.js'
 import type { ParamValue, Params, SearchSpace } from '../types.js'
 import { EventWriter, type SummaryValueInput } from './event-writer.js'
-import { encodeMessage, tensorBoardTypes } from './protos.js'
+import { encodeMessage, tensorBoardSchemas } from './protos.js'
 
 /** The plugin's name and the version of its data, as TensorBoard expects them. */
 export const HPARAMS_PLUGIN_NAME = 'hparams'
@@ -137,7 +137,7 @@ export function hparamsFromSpace(space: SearchSpace): HparamConfig[] {
 
 /** The summary value carrying one piece of plugin data, as TensorBoard's own hparams API writes it. */
 export function hparamsSummaryValue(tag: string, data: Record<string, unknown>): SummaryValueInput {
-  const content = encodeMessage(tensorBoardTypes().hparamsPluginData, { version: HPARAMS_DATA_VERSION, ...data })
+  const content = encodeMessage(tensorBoardSchemas.hparamsPluginData, { version: HPARAMS_DATA_VERSION, ...data })
   // An empty float tensor: TensorBoard's loaders keep only values that hold data.
   return { tag, metadata: { pluginName: HPARAMS_PLUGIN_NAME, content }, tensor: { dtype: 'float32', shape: [0], values: [] } }
 }

@@ -1,172 +1,260 @@
 // The protobuf messages TensorBoard reads from event files (Event, Summary, the hparams plugin's
-// data), as a schema in code so that the build ships it; field numbers are TensorFlow's/TensorBoard's.
-import protobuf from 'protobufjs'
+// data), encoded by hand from a schema in code. Every trial's executor writes events as it
+// starts, and protobufjs cost each executor ~55 ms there (import plus building the schema: bench
+// search-parallel); these few messages need only the wire format's varints and length prefixes.
+// Field numbers are TensorFlow's (tensorflow/core/util/event.proto, core/framework/{summary,
+// tensor,tensor_shape}.proto), TensorBoard's (plugins/hparams/{api,plugin_data}.proto) and
+// google/protobuf/struct.proto's. Tests decode the output with protobufjs and an independent
+// copy of the schema (test/helpers/tensorboard-protos.ts), and with TensorBoard itself.
+
+type ScalarKind = 'double' | 'float' | 'int64' | 'int32' | 'bool' | 'string' | 'bytes'
+
+/** One field: its number, what it holds, and whether it is repeated (floats packed) or in a oneof. */
+interface Field {
+  readonly no: number
+  readonly kind: ScalarKind | 'enum' | 'message' | 'map'
+  /** Message fields (and map values): the message's schema. */
+  readonly message?: () => MessageSchema
+  /** Enum fields: value names to numbers. */
+  readonly values?: Readonly<Record<string, number>>
+  readonly repeated?: boolean
+  /** A oneof member is written even when it holds its type's default (proto3 presence). */
+  readonly oneof?: boolean
+}
+
+/** A message type: its fields by their .proto names (snake_case). */
+export type MessageSchema = Readonly<Record<string, Field>>
+
+const WIRE_VARINT = 0
+const WIRE_FIXED64 = 1
+const WIRE_LENGTH_DELIMITED = 2
+const WIRE_FIXED32 = 5
+
+/** Appends protobuf wire-format pieces to a list of chunks. */
+class WireWriter {
+  private readonly chunks: Uint8Array[] = []
+  private readonly scratch = Buffer.alloc(8)
+
+  varint(value: number | bigint): void {
+    // int64/int32/enum: negatives are ten-byte two's complement varints, as protobuf writes them.
+    let rest = BigInt.asUintN(64, BigInt(value))
+    const bytes: number[] = []
+    do {
+      const low = Number(rest & 0x7fn)
+      rest >>= 7n
+      bytes.push(rest > 0n ? low | 0x80 : low)
+    } while (rest > 0n)
+    this.chunks.push(Uint8Array.from(bytes))
+  }
+
+  tag(no: number, wireType: number): void {
+    this.varint(no * 8 + wireType)
+  }
+
+  double(value: number): void {
+    this.scratch.writeDoubleLE(value, 0)
+    this.chunks.push(Uint8Array.from(this.scratch))
+  }
+
+  float(value: number): void {
+    this.scratch.writeFloatLE(value, 0)
+    this.chunks.push(Uint8Array.from(this.scratch.subarray(0, 4)))
+  }
+
+  bytes(value: Uint8Array): void {
+    this.varint(value.length)
+    this.chunks.push(value)
+  }
+
+  finish(): Uint8Array {
+    return Buffer.concat(this.chunks)
+  }
+}
+
+function isDefault(value: unknown): boolean {
+  if (typeof value === 'number') return value === 0 && !Object.is(value, -0)
+  if (typeof value === 'string') return value === ''
+  if (typeof value === 'boolean') return !value
+  if (value instanceof Uint8Array) return value.length === 0
+  return false
+}
+
+function writeScalar(writer: WireWriter, field: Field, name: string, value: unknown): void {
+  const expect = (type: string): never => {
+    throw new TypeError(`protobuf field ${name}: expected ${type}, received ${typeof value}`)
+  }
+  switch (field.kind) {
+    case 'double':
+      if (typeof value !== 'number') expect('a number')
+      writer.tag(field.no, WIRE_FIXED64)
+      writer.double(value as number)
+      return
+    case 'float':
+      if (typeof value !== 'number') expect('a number')
+      writer.tag(field.no, WIRE_FIXED32)
+      writer.float(value as number)
+      return
+    case 'int64':
+    case 'int32':
+      if (!Number.isSafeInteger(value)) expect('an integer')
+      writer.tag(field.no, WIRE_VARINT)
+      writer.varint(value as number)
+      return
+    case 'bool':
+      if (typeof value !== 'boolean') expect('a boolean')
+      writer.tag(field.no, WIRE_VARINT)
+      writer.varint(value ? 1 : 0)
+      return
+    case 'string':
+      if (typeof value !== 'string') expect('a string')
+      writer.tag(field.no, WIRE_LENGTH_DELIMITED)
+      writer.bytes(Buffer.from(value as string, 'utf8'))
+      return
+    case 'bytes':
+      if (!(value instanceof Uint8Array)) expect('a Uint8Array')
+      writer.tag(field.no, WIRE_LENGTH_DELIMITED)
+      writer.bytes(value as Uint8Array)
+      return
+    case 'enum': {
+      const number = typeof value === 'string' ? field.values?.[value] : undefined
+      if (number === undefined) expect(`one of ${Object.keys(field.values ?? {}).join(', ')}`)
+      writer.tag(field.no, WIRE_VARINT)
+      writer.varint(number as number)
+      return
+    }
+    default:
+      throw new TypeError(`protobuf field ${name}: ${field.kind} is not a scalar`)
+  }
+}
+
+function writeField(writer: WireWriter, field: Field, name: string, value: unknown): void {
+  if (field.kind === 'map') {
+    // A map is a repeated entry message { key = 1; value = 2 }.
+    const entry: MessageSchema = { key: { no: 1, kind: 'string' }, value: { no: 2, kind: 'message', message: field.message } }
+    for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+      writeField(writer, { no: field.no, kind: 'message', message: () => entry }, name, { key, value: item })
+    }
+    return
+  }
+  if (field.repeated === true) {
+    if (!Array.isArray(value)) throw new TypeError(`protobuf field ${name}: expected a list`)
+    if (field.kind === 'float') {
+      if (value.length === 0) return
+      const packed = new WireWriter()
+      for (const item of value) packed.float(item as number)
+      writer.tag(field.no, WIRE_LENGTH_DELIMITED)
+      writer.bytes(packed.finish())
+      return
+    }
+    for (const item of value) writeField(writer, { ...field, repeated: false, oneof: true }, name, item)
+    return
+  }
+  if (field.kind === 'message') {
+    const schema = field.message?.()
+    if (schema === undefined) throw new TypeError(`protobuf field ${name}: no message schema`)
+    writer.tag(field.no, WIRE_LENGTH_DELIMITED)
+    writer.bytes(encodeMessage(schema, value as Record<string, unknown>))
+    return
+  }
+  if (field.oneof !== true && (isDefault(value) || (field.kind === 'enum' && typeof value === 'string' && field.values?.[value] === 0))) return
+  writeScalar(writer, field, name, value)
+}
 
 /**
- * Field numbers from tensorflow/core/util/event.proto, tensorflow/core/framework/{summary,tensor,
- * tensor_shape}.proto. Only the fields Malt writes are declared: readers skip nothing they need.
+ * Encodes a plain object (snake_case field names as in the .proto files, enum values by name)
+ * as `schema`'s wire bytes. Fields are written in field-number order; unknown names throw.
  */
-const TENSORFLOW_SCHEMA = `
-syntax = "proto3";
-package tensorflow;
-message Event {
-  double wall_time = 1;
-  int64 step = 2;
-  oneof what {
-    string file_version = 3;
-    Summary summary = 5;
-  }
-}
-message Summary {
-  message Value {
-    string tag = 1;
-    SummaryMetadata metadata = 9;
-    oneof value {
-      float simple_value = 2;
-      TensorProto tensor = 8;
-    }
-  }
-  repeated Value value = 1;
-}
-message SummaryMetadata {
-  message PluginData {
-    string plugin_name = 1;
-    bytes content = 2;
-  }
-  PluginData plugin_data = 1;
-  string display_name = 2;
-  string summary_description = 3;
-}
-enum DataType {
-  DT_INVALID = 0;
-  DT_FLOAT = 1;
-}
-message TensorShapeProto {
-  message Dim {
-    int64 size = 1;
-  }
-  repeated Dim dim = 2;
-}
-message TensorProto {
-  DataType dtype = 1;
-  TensorShapeProto tensor_shape = 2;
-  repeated float float_val = 5 [packed = true];
-}
-`
-
-/** google/protobuf/struct.proto's Value (hparam values), without the struct kind Malt never writes. */
-const STRUCT_SCHEMA = `
-syntax = "proto3";
-package google.protobuf;
-enum NullValue { NULL_VALUE = 0; }
-message Value {
-  oneof kind {
-    NullValue null_value = 1;
-    double number_value = 2;
-    string string_value = 3;
-    bool bool_value = 4;
-    ListValue list_value = 6;
-  }
-}
-message ListValue { repeated Value values = 1; }
-`
-
-/** tensorboard/plugins/hparams/{api,plugin_data}.proto: what the HParams dashboard reads. */
-const HPARAMS_SCHEMA = `
-syntax = "proto3";
-package tensorboard.hparams;
-enum DataType {
-  DATA_TYPE_UNSET = 0;
-  DATA_TYPE_STRING = 1;
-  DATA_TYPE_BOOL = 2;
-  DATA_TYPE_FLOAT64 = 3;
-}
-enum DatasetType {
-  DATASET_UNKNOWN = 0;
-  DATASET_TRAINING = 1;
-  DATASET_VALIDATION = 2;
-}
-enum Status {
-  STATUS_UNKNOWN = 0;
-  STATUS_SUCCESS = 1;
-  STATUS_FAILURE = 2;
-  STATUS_RUNNING = 3;
-}
-message Interval {
-  double min_value = 1;
-  double max_value = 2;
-}
-message HParamInfo {
-  string name = 1;
-  string display_name = 2;
-  string description = 3;
-  DataType type = 4;
-  oneof domain {
-    google.protobuf.ListValue domain_discrete = 5;
-    Interval domain_interval = 6;
-  }
-}
-message MetricName {
-  string group = 1;
-  string tag = 2;
-}
-message MetricInfo {
-  MetricName name = 1;
-  string display_name = 3;
-  string description = 4;
-  DatasetType dataset_type = 5;
-}
-message Experiment {
-  string description = 1;
-  string user = 2;
-  double time_created_secs = 3;
-  repeated HParamInfo hparam_infos = 4;
-  repeated MetricInfo metric_infos = 5;
-  string name = 6;
-}
-message SessionStartInfo {
-  map<string, google.protobuf.Value> hparams = 1;
-  string group_name = 4;
-  double start_time_secs = 5;
-}
-message SessionEndInfo {
-  Status status = 1;
-  double end_time_secs = 2;
-}
-message HParamsPluginData {
-  int32 version = 1;
-  oneof data {
-    Experiment experiment = 2;
-    SessionStartInfo session_start_info = 3;
-    SessionEndInfo session_end_info = 4;
-  }
-}
-`
-
-/** The message types Malt encodes (field names as in the .proto files: `wall_time`). */
-export interface TensorBoardTypes {
-  event: protobuf.Type
-  summary: protobuf.Type
-  hparamsPluginData: protobuf.Type
+export function encodeMessage(schema: MessageSchema, value: Record<string, unknown>): Uint8Array {
+  const writer = new WireWriter()
+  const present = Object.entries(value).filter(([, item]) => item !== undefined && item !== null)
+  const fields = present.map(([name, item]) => {
+    const field = schema[name]
+    if (field === undefined) throw new TypeError(`protobuf: no field ${name} in this message (fields: ${Object.keys(schema).join(', ')})`)
+    return { name, field, item }
+  })
+  fields.sort((a, b) => a.field.no - b.field.no)
+  for (const { name, field, item } of fields) writeField(writer, field, name, item)
+  return writer.finish()
 }
 
-let types: TensorBoardTypes | undefined
-
-/** Builds the schema once, on first use. */
-export function tensorBoardTypes(): TensorBoardTypes {
-  if (types) return types
-  const root = new protobuf.Root()
-  for (const schema of [STRUCT_SCHEMA, TENSORFLOW_SCHEMA, HPARAMS_SCHEMA]) protobuf.parse(schema, root, { keepCase: true })
-  root.resolveAll()
-  types = {
-    event: root.lookupType('tensorflow.Event'),
-    summary: root.lookupType('tensorflow.Summary'),
-    hparamsPluginData: root.lookupType('tensorboard.hparams.HParamsPluginData'),
-  }
-  return types
+// google/protobuf/struct.proto (hparam values; the struct kind is never written).
+const LIST_VALUE: MessageSchema = { values: { no: 1, kind: 'message', repeated: true, message: () => VALUE } }
+const VALUE: MessageSchema = {
+  null_value: { no: 1, kind: 'enum', values: { NULL_VALUE: 0 }, oneof: true },
+  number_value: { no: 2, kind: 'double', oneof: true },
+  string_value: { no: 3, kind: 'string', oneof: true },
+  bool_value: { no: 4, kind: 'bool', oneof: true },
+  list_value: { no: 6, kind: 'message', message: () => LIST_VALUE },
 }
 
-/** Encodes a plain object (snake_case fields, enum names as strings) as `type`'s wire bytes. */
-export function encodeMessage(type: protobuf.Type, value: Record<string, unknown>): Uint8Array {
-  return type.encode(type.fromObject(value)).finish()
+// tensorflow: event.proto, summary.proto, tensor.proto, tensor_shape.proto (the fields Malt writes).
+const TENSOR_SHAPE: MessageSchema = { dim: { no: 2, kind: 'message', repeated: true, message: () => ({ size: { no: 1, kind: 'int64' } }) } }
+const TENSOR: MessageSchema = {
+  dtype: { no: 1, kind: 'enum', values: { DT_INVALID: 0, DT_FLOAT: 1 } },
+  tensor_shape: { no: 2, kind: 'message', message: () => TENSOR_SHAPE },
+  float_val: { no: 5, kind: 'float', repeated: true },
 }
+const SUMMARY_METADATA: MessageSchema = {
+  plugin_data: { no: 1, kind: 'message', message: () => ({ plugin_name: { no: 1, kind: 'string' }, content: { no: 2, kind: 'bytes' } }) },
+  display_name: { no: 2, kind: 'string' },
+  summary_description: { no: 3, kind: 'string' },
+}
+const SUMMARY_VALUE: MessageSchema = {
+  tag: { no: 1, kind: 'string' },
+  simple_value: { no: 2, kind: 'float', oneof: true },
+  tensor: { no: 8, kind: 'message', message: () => TENSOR },
+  metadata: { no: 9, kind: 'message', message: () => SUMMARY_METADATA },
+}
+const SUMMARY: MessageSchema = { value: { no: 1, kind: 'message', repeated: true, message: () => SUMMARY_VALUE } }
+const EVENT: MessageSchema = {
+  wall_time: { no: 1, kind: 'double' },
+  step: { no: 2, kind: 'int64' },
+  file_version: { no: 3, kind: 'string', oneof: true },
+  summary: { no: 5, kind: 'message', message: () => SUMMARY },
+}
+
+// tensorboard/plugins/hparams: api.proto and plugin_data.proto.
+const HPARAM_INFO: MessageSchema = {
+  name: { no: 1, kind: 'string' },
+  display_name: { no: 2, kind: 'string' },
+  description: { no: 3, kind: 'string' },
+  type: { no: 4, kind: 'enum', values: { DATA_TYPE_UNSET: 0, DATA_TYPE_STRING: 1, DATA_TYPE_BOOL: 2, DATA_TYPE_FLOAT64: 3 } },
+  domain_discrete: { no: 5, kind: 'message', message: () => LIST_VALUE },
+  domain_interval: { no: 6, kind: 'message', message: () => ({ min_value: { no: 1, kind: 'double' }, max_value: { no: 2, kind: 'double' } }) },
+}
+const METRIC_INFO: MessageSchema = {
+  name: { no: 1, kind: 'message', message: () => ({ group: { no: 1, kind: 'string' }, tag: { no: 2, kind: 'string' } }) },
+  display_name: { no: 3, kind: 'string' },
+  description: { no: 4, kind: 'string' },
+  dataset_type: { no: 5, kind: 'enum', values: { DATASET_UNKNOWN: 0, DATASET_TRAINING: 1, DATASET_VALIDATION: 2 } },
+}
+const EXPERIMENT: MessageSchema = {
+  description: { no: 1, kind: 'string' },
+  user: { no: 2, kind: 'string' },
+  time_created_secs: { no: 3, kind: 'double' },
+  hparam_infos: { no: 4, kind: 'message', repeated: true, message: () => HPARAM_INFO },
+  metric_infos: { no: 5, kind: 'message', repeated: true, message: () => METRIC_INFO },
+  name: { no: 6, kind: 'string' },
+}
+const SESSION_START_INFO: MessageSchema = {
+  hparams: { no: 1, kind: 'map', message: () => VALUE },
+  group_name: { no: 4, kind: 'string' },
+  start_time_secs: { no: 5, kind: 'double' },
+}
+const SESSION_END_INFO: MessageSchema = {
+  status: { no: 1, kind: 'enum', values: { STATUS_UNKNOWN: 0, STATUS_SUCCESS: 1, STATUS_FAILURE: 2, STATUS_RUNNING: 3 } },
+  end_time_secs: { no: 2, kind: 'double' },
+}
+const HPARAMS_PLUGIN_DATA: MessageSchema = {
+  version: { no: 1, kind: 'int32' },
+  experiment: { no: 2, kind: 'message', message: () => EXPERIMENT },
+  session_start_info: { no: 3, kind: 'message', message: () => SESSION_START_INFO },
+  session_end_info: { no: 4, kind: 'message', message: () => SESSION_END_INFO },
+}
+
+/** The message types Malt writes. */
+export const tensorBoardSchemas = {
+  event: EVENT,
+  summary: SUMMARY,
+  hparamsPluginData: HPARAMS_PLUGIN_DATA,
+} as const
