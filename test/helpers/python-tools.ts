@@ -10,7 +10,7 @@ import type { TestContext } from 'node:test'
 export const TOOLS_PYTHON = fileURLToPath(new URL('../../.tools/venv/bin/python', import.meta.url))
 
 /** The command that creates the venv with every tool the tests use. */
-export const CREATE_VENV = 'python3 -m venv .tools/venv && .tools/venv/bin/pip install -q tensorboard optuna'
+export const CREATE_VENV = 'python3 -m venv .tools/venv && .tools/venv/bin/pip install -q tensorboard optuna onnx'
 
 const found = new Map<string, string | undefined>()
 
