@@ -7,6 +7,9 @@ import { registerQuickstart } from './commands/quickstart.js'
 import { registerData } from './commands/data.js'
 import { registerExperiments } from './commands/experiments.js'
 import { registerExperimentRunCommands } from './commands/experiments-run.js'
+import { registerServe } from './commands/serve.js'
+import { registerModels } from './commands/models.js'
+import { registerPredict } from './commands/predict.js'
 import { packageVersion } from './version.js'
 
 /** Builds the program; tests call this to run commands in-process. */
@@ -20,6 +23,9 @@ export function buildProgram(): Command {
   registerDoctor(program)
   registerData(program)
   registerExperimentRunCommands(registerExperiments(program))
+  registerServe(program)
+  registerModels(program)
+  registerPredict(program)
   return program
 }
 

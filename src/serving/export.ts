@@ -1,0 +1,133 @@
+// `malt models export`: copies a trained model into a model repository as the model's next
+// version, atomically (a hidden temporary directory renamed into place, so a server scanning
+// the repository never sees half a version).
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { basename, dirname, isAbsolute, join, normalize, resolve } from 'node:path'
+import { MaltError, describeValue } from '../errors.js'
+
+const MODEL_JSON = 'model.json'
+const MODEL_ONNX = 'model.onnx'
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
+
+/** Options of {@link exportModel}. */
+export interface ExportModelOptions {
+  /** A model: a directory with model.json or model.onnx (a trial directory with model/ too), or the file itself. */
+  source: string
+  /** The repository root: the model goes to `<repository>/<name>/<version>/`. */
+  repository: string
+  name: string
+  /** @defaultValue one above the newest version there */
+  version?: number
+}
+
+/** Where a model was exported. */
+export interface ExportedModel {
+  name: string
+  version: number
+  dir: string
+  /** The files copied, relative to `dir`. */
+  files: string[]
+}
+
+/** The model files of `source`: model.json and its weight shards, or model.onnx. */
+async function modelFiles(source: string): Promise<{ dir: string; files: string[] }> {
+  const path = resolve(source)
+  let info
+  try {
+    info = await stat(path)
+  } catch {
+    throw new MaltError('EXPORT_SOURCE_NOT_FOUND', `Model source ${describeValue(source)} does not exist`)
+  }
+  if (info.isFile()) {
+    const name = basename(path)
+    if (name === MODEL_ONNX || name.endsWith('.onnx')) return { dir: dirname(path), files: [name] }
+    if (name.endsWith('.json')) return tfjsFiles(dirname(path), name)
+    throw new MaltError('EXPORT_BAD_SOURCE', `Model source ${describeValue(source)} is neither a TF.js model.json nor an ONNX file`)
+  }
+  for (const dir of [path, join(path, 'model')]) {
+    if (await isFile(join(dir, MODEL_JSON))) return tfjsFiles(dir, MODEL_JSON)
+    if (await isFile(join(dir, MODEL_ONNX))) return { dir, files: [MODEL_ONNX] }
+  }
+  throw new MaltError('EXPORT_BAD_SOURCE', `${describeValue(source)} holds no model.json or model.onnx (nor a model/ directory with one, as a trial saves)`)
+}
+
+async function tfjsFiles(dir: string, jsonName: string): Promise<{ dir: string; files: string[] }> {
+  const path = join(dir, jsonName)
+  let manifest: unknown
+  try {
+    manifest = (JSON.parse(await readFile(path, 'utf8')) as { weightsManifest?: unknown }).weightsManifest
+  } catch (error) {
+    throw new MaltError('EXPORT_BAD_SOURCE', `${path} is not valid JSON: ${(error as Error).message}`, { location: { file: path } })
+  }
+  if (!Array.isArray(manifest)) throw new MaltError('EXPORT_BAD_SOURCE', `${path} has no weightsManifest: is it a TF.js model.json?`, { location: { file: path } })
+  const shards = manifest.flatMap((group: { paths?: unknown }) => (Array.isArray(group.paths) ? group.paths : []))
+  for (const shard of shards) {
+    const relative = typeof shard === 'string' ? normalize(shard) : ''
+    if (relative === '' || isAbsolute(relative) || relative.startsWith('..')) {
+      throw new MaltError('EXPORT_BAD_SOURCE', `${path}: weight file ${describeValue(shard)} is not a path inside the model directory`, { location: { file: path } })
+    }
+    if (!(await isFile(join(dir, relative)))) throw new MaltError('EXPORT_BAD_SOURCE', `${path}: weight file ${relative} is missing`, { location: { file: path } })
+  }
+  return { dir, files: [jsonName, ...shards.map((shard: string) => normalize(shard))] }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile()
+  } catch {
+    return false
+  }
+}
+
+/** The versions already in `<repository>/<name>/` (numeric directory names). */
+export async function existingVersions(modelDir: string): Promise<number[]> {
+  let names: string[]
+  try {
+    names = await readdir(modelDir)
+  } catch {
+    return []
+  }
+  return names.filter((name) => /^\d+$/.test(name)).map(Number)
+}
+
+/** Copies a model into the repository as a new version. */
+export async function exportModel(options: ExportModelOptions): Promise<ExportedModel> {
+  if (typeof options.name !== 'string' || !NAME.test(options.name)) {
+    throw new MaltError('EXPORT_BAD_NAME', `Model name must be letters, digits, '_', '.', '-' (starting with a letter or digit); received ${describeValue(options.name)}`)
+  }
+  if (options.version !== undefined && (!Number.isSafeInteger(options.version) || options.version < 1)) {
+    throw new MaltError('EXPORT_BAD_VERSION', `Version must be a positive integer; received ${describeValue(options.version)}`)
+  }
+  const { dir: sourceDir, files } = await modelFiles(options.source)
+  const modelDir = join(resolve(options.repository), options.name)
+  await mkdir(modelDir, { recursive: true })
+  const version = options.version ?? Math.max(0, ...(await existingVersions(modelDir))) + 1
+  const target = join(modelDir, String(version))
+  if (await exists(target)) throw new MaltError('EXPORT_VERSION_EXISTS', `${target} already exists: versions are immutable; export as a new version`)
+  const temporary = join(modelDir, `.export-${version}-${process.pid}.tmp`)
+  await rm(temporary, { recursive: true, force: true })
+  try {
+    for (const file of files) {
+      await mkdir(dirname(join(temporary, file)), { recursive: true })
+      // The served file is always model.json / model.onnx, whatever the source called it.
+      const targetName = file === files[0] ? (file.endsWith('.onnx') ? MODEL_ONNX : MODEL_JSON) : file
+      await copyFile(join(sourceDir, file), join(temporary, targetName))
+    }
+    // rename fails when the version appeared meanwhile (another export): never overwrite it.
+    if (await exists(target)) throw new MaltError('EXPORT_VERSION_EXISTS', `${target} appeared while exporting; export again for the next version`)
+    await rename(temporary, target)
+  } catch (error) {
+    await rm(temporary, { recursive: true, force: true })
+    throw error
+  }
+  return { name: options.name, version, dir: target, files: files.map((file, i) => (i === 0 ? (file.endsWith('.onnx') ? MODEL_ONNX : MODEL_JSON) : file)) }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
+  }
+}
