@@ -81,9 +81,11 @@ export interface ConvertOptions extends OpenOptions {
 }
 
 /** Columns in order of first appearance, and the TFRecord list kind each column's values need. */
-interface ColumnScan {
+export interface ColumnScan {
   columns: string[]
   kinds: Record<string, TfRecordFeatureType>
+  /** Columns holding both text and numbers (fine for CSV or JSON Lines, not for one TFRecord feature). */
+  mixed: Record<string, [TfRecordFeatureType, TfRecordFeatureType]>
 }
 
 /**
@@ -91,9 +93,10 @@ interface ColumnScan {
  * the same keys) and the list kind of each, as writeTfRecord infers it per value, widened to
  * float when a column holds both int64 and float values.
  */
-async function scanColumns(rows: AsyncIterable<Row>): Promise<ColumnScan> {
+export async function scanColumns(rows: AsyncIterable<Row>): Promise<ColumnScan> {
   // undefined: the column was seen, but only empty so far.
   const kinds = new Map<string, TfRecordFeatureType | undefined>()
+  const mixed: ColumnScan['mixed'] = {}
   for await (const row of rows) {
     for (const [name, value] of Object.entries(row)) {
       if (value === null || value === undefined || (Array.isArray(value) && value.length === 0)) {
@@ -103,16 +106,22 @@ async function scanColumns(rows: AsyncIterable<Row>): Promise<ColumnScan> {
       const kind = featureKindOf(value)
       const known = kinds.get(name)
       if (known === undefined || known === kind || (known === 'int64' && kind === 'float')) kinds.set(name, kind)
-      else if (!(known === 'float' && kind === 'int64')) {
-        throw new MaltError('DATA_MIXED_TYPES', `column "${name}" holds both ${known === 'bytes' ? 'text' : 'numbers'} and ${kind === 'bytes' ? 'text' : 'numbers'}; one TFRecord feature needs one kind`, {
-          location: { field: name },
-        })
-      }
+      else if (!(known === 'float' && kind === 'int64')) mixed[name] ??= [known, kind]
     }
   }
   const known: Record<string, TfRecordFeatureType> = {}
   for (const [name, kind] of kinds) if (kind !== undefined) known[name] = kind
-  return { columns: [...kinds.keys()], kinds: known }
+  return { columns: [...kinds.keys()], kinds: known, mixed }
+}
+
+/** The kinds of a scan for a TFRecord file: a column of both text and numbers is an error naming it. */
+export function tfRecordKinds(scan: ColumnScan): Record<string, TfRecordFeatureType> {
+  for (const [name, [first, second]] of Object.entries(scan.mixed)) {
+    throw new MaltError('DATA_MIXED_TYPES', `column "${name}" holds both ${first === 'bytes' ? 'text' : 'numbers'} and ${second === 'bytes' ? 'text' : 'numbers'}; one TFRecord feature needs one kind`, {
+      location: { field: name },
+    })
+  }
+  return scan.kinds
 }
 
 function counted(rows: Dataset<Row>, onRows: ((rows: number) => void) | undefined): Dataset<Row> {
@@ -153,7 +162,7 @@ export async function convertFile(input: string, output: string, options: Conver
       count = await writeJsonl(output, rows)
       break
     default: {
-      const { kinds } = await scanColumns(openDataset(input, open))
+      const kinds = tfRecordKinds(await scanColumns(openDataset(input, open)))
       count = await writeTfRecord(output, rows, { types: kinds, compression: output.toLowerCase().endsWith('.gz') ? 'gzip' : undefined })
     }
   }
