@@ -11,6 +11,7 @@ import type * as tfjs from '@tensorflow/tfjs'
 import { ready, tf } from '../src/backend/index.js'
 import { nativeBackend } from '../src/backend/native/index.js'
 import { buildModel, fashionSamples, toTensors, type ModelKind } from './lib/models.js'
+import { findPython } from './lib/python.js'
 
 const BATCH = 64
 /** Timed steps per round on malt-native (and PyTorch); the CPU backend gets fewer, it is ~500× slower. */
@@ -70,8 +71,7 @@ function cnnLatency(x: tfjs.Tensor, batch: number, repeats: number): number {
 }
 
 function findTorchPython(): string | undefined {
-  const candidates = [process.env.MALT_BENCH_PYTHON, 'python3', '/usr/bin/python3', 'python'].filter((c): c is string => Boolean(c))
-  return candidates.find((python) => spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0)
+  return findPython(['torch'])
 }
 
 function runTorch(python: string, imagesFile: string, labelsFile: string, count: number, threads: number): TorchReport {

@@ -19,6 +19,7 @@ import { RunStore } from './store/run-store.js'
 import { ASHA, MedianStoppingRule } from './stopping/index.js'
 import type { Direction, ParamValue, SearchAlgorithm, StoppingRule } from './types.js'
 import { writeHparamsExperiment, type HparamConfig, type HparamsExperimentConfig } from './tensorboard/index.js'
+import { sharedThreadsEnv } from '../backend/threads.js'
 
 /** An early-stopping rule by name (defaults of {@link MedianStoppingRule} / {@link ASHA}) or an instance. */
 export type StoppingChoice = StoppingRule | 'median' | 'asha' | false
@@ -129,18 +130,6 @@ function trialRunnerRef(): RunnerRef {
 }
 
 /**
- * Kernel threads per executor: the cores shared out, as Ray and Horovod give each worker its
- * share. Every executor using every core oversubscribes the machine, and OpenMP's spinning
- * threads then stall (measured: a 1 s trial took 10–20 s with 2 executors × 2 threads on 2 cores).
- * MALT_NUM_THREADS set by the user wins.
- */
-function executorThreads(executors: number): Record<string, string> {
-  if (process.env.MALT_NUM_THREADS !== undefined) return {}
-  const threads = String(Math.max(1, Math.floor(availableParallelism() / executors)))
-  return { MALT_NUM_THREADS: threads, OMP_NUM_THREADS: threads }
-}
-
-/**
  * Executors import the training function's module. A TypeScript module needs a loader in
  * the executor processes: inherited when this process runs under tsx, else tsx found from the
  * module's folder (e.g. `malt experiments resume` runs compiled, the user's train.ts is not).
@@ -213,7 +202,7 @@ export async function runExperiment(plan: RunPlan, options: ExperimentOptions): 
       : new LocalProcessPool({
           size: executorCount,
           execArgv: loaderArgs,
-          env: executorThreads(executorCount),
+          env: sharedThreadsEnv(executorCount),
           preload: [trialRunnerRef().module],
         })
   if (pool instanceof LocalProcessPool) pool.warm(Math.min(executorCount, plan.expectedTrials ?? executorCount))

@@ -134,8 +134,9 @@ export class ModelRepository {
    * call n (from 0) goes to the canary when ⌊(n+1)·p/100⌋ > ⌊n·p/100⌋, so every 100 calls hold exactly p.
    * Throws ServingError: 404 for an unknown model or a version not served, 503 for a version still loading,
    * 400 for an unknown label (TF Serving: "Unrecognized servable version label").
+   * `canary: false` leases the primary version without taking a turn of the split (metadata requests).
    */
-  acquire(name: string, selector: { version?: number; label?: string } = {}): ServableLease {
+  acquire(name: string, selector: { version?: number; label?: string; canary?: boolean } = {}): ServableLease {
     if (this.closing) throw new ServingError(503, 'SERVING_CLOSED', `The model server is shutting down; model ${name} is not served`)
     const { version, label } = selector
     if (version !== undefined && label !== undefined) {
@@ -151,7 +152,7 @@ export class ModelRepository {
       if (!Number.isSafeInteger(version) || version < 1) throw new ServingError(400, 'SERVING_BAD_VERSION', `Model ${name}: expected a positive integer version, received ${describeValue(version)}`)
       return this.leaseSpecific(name, entry, version)
     }
-    return this.lease(name, this.defaultVersion(name, entry))
+    return this.lease(name, this.defaultVersion(name, entry, selector.canary ?? true))
   }
 
   /** Replaces a model's config (e.g. a canary from the admin API) and applies it; resolves once the versions it aspires finished loading. */
@@ -220,7 +221,7 @@ export class ModelRepository {
     return this.lease(name, found)
   }
 
-  private defaultVersion(name: string, entry: ModelEntry | undefined): VersionEntry {
+  private defaultVersion(name: string, entry: ModelEntry | undefined, split: boolean): VersionEntry {
     const versions = entry ? [...entry.versions.values()].sort(byVersionDesc) : []
     const available = versions.filter((version) => version.state === 'AVAILABLE')
     if (available.length === 0) {
@@ -231,7 +232,7 @@ export class ModelRepository {
     const canary = this.modelConfig(name).canary
     const canaryVersion = canary && available.find((version) => version.version === canary.version)
     const primary = available.find((version) => version.version !== canary?.version)
-    if (!canaryVersion || !primary) return primary ?? available[0]
+    if (!split || !canaryVersion || !primary) return primary ?? available[0]
     const n = (entry as ModelEntry).defaultCalls++
     return Math.floor(((n + 1) * canary.percent) / 100) > Math.floor((n * canary.percent) / 100) ? canaryVersion : primary
   }

@@ -1,17 +1,19 @@
 // `malt serve` as a function: opens the model repository, builds the app, listens, and shuts
 // down cleanly on SIGINT/SIGTERM. With `workers > 1` the primary forks that many processes
 // that share the port (node:cluster); each loads the models itself.
-import cluster from 'node:cluster'
+import cluster, { type Worker } from 'node:cluster'
 import { readFile } from 'node:fs/promises'
+import { createSecureContext } from 'node:tls'
 import type { FastifyInstance } from 'fastify'
+import { sharedThreadsEnv } from '../backend/threads.js'
 import { MaltError, describeValue } from '../errors.js'
-import { readServerConfig, type ServerConfigFile } from './config.js'
+import { parseServerConfig, readServerConfig, writeServerConfig, type ServerConfigFile } from './config.js'
 import { createInferenceLogger, type InferenceLogger } from './inference-log.js'
 import { ServingMetrics, clusterMetricsText, shareWorkerMetrics } from './metrics.js'
 import { ModelRepository } from './repository.js'
 import { loadModelVersion } from './runtimes/index.js'
 import { createServingApp } from './server.js'
-import { ServingError } from './types.js'
+import { ServingError, type ModelConfig } from './types.js'
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -50,7 +52,9 @@ export interface RunningServer {
 
 /** Starts serving in this process and resolves once it listens. */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  const config: ServerConfigFile = options.configPath ? await readServerConfig(options.configPath) : { models: {} }
+  // Options first: a mistake in them must not wait for every model to load.
+  const tls = options.tls ? await readTls(options.tls) : undefined
+  const config = await initialConfig(options.configPath)
   const metrics = new ServingMetrics()
   if (cluster.isWorker) shareWorkerMetrics(metrics)
   let app: FastifyInstance | undefined
@@ -62,14 +66,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     onVersionState: (name, status) => {
       metrics.setVersionState(name, String(status.version), status.state)
       app?.versionStateChanged(name, status)
-      if (status.error) process.stderr.write(`malt serve: model ${name} version ${status.version} failed to load: ${status.error.message}\n`)
     },
     log: (message) => process.stderr.write(`malt serve: ${message}\n`),
   })
   let inferenceLog: InferenceLogger | undefined
   try {
     inferenceLog = options.logTo ? await createInferenceLogger({ target: options.logTo, sampleRate: options.logSampleRate }) : undefined
-    const tls = options.tls ? { cert: await readPem(options.tls.certPath, '--tls-cert'), key: await readPem(options.tls.keyPath, '--tls-key') } : undefined
     app = await createServingApp({
       repository,
       metrics,
@@ -83,7 +85,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       allowNonFinite: options.allowNonFinite,
       serverVersion: options.serverVersion,
       metricsText: cluster.isWorker ? askPrimaryForMetrics : undefined,
+      changeModelConfig: cluster.isWorker ? askPrimaryToChangeConfig : undefined,
     })
+    if (cluster.isWorker) applyPrimaryConfigChanges(app)
     const address = await app.listen({ port: options.port ?? 8501, host: options.host ?? '127.0.0.1' })
     const served = app
     return {
@@ -138,6 +142,99 @@ async function readPem(path: string, option: string): Promise<Buffer> {
   }
 }
 
+/** Reads the key and certificate and checks that OpenSSL takes them (a file that is not PEM is the user's mistake, not a crash). */
+async function readTls(paths: { certPath: string; keyPath: string }): Promise<{ cert: Buffer; key: Buffer }> {
+  const cert = await readPem(paths.certPath, '--tls-cert')
+  const key = await readPem(paths.keyPath, '--tls-key')
+  try {
+    createSecureContext({ cert, key })
+  } catch (error) {
+    throw new MaltError(
+      'SERVING_BAD_TLS',
+      `--tls-cert ${describeValue(paths.certPath)} and --tls-key ${describeValue(paths.keyPath)}: expected a PEM certificate and its PEM private key; OpenSSL says: ${(error as Error).message}`,
+      { cause: error },
+    )
+  }
+  return { cert, key }
+}
+
+/** The config at start: a worker takes its primary's (admin changes included), others read the file. */
+async function initialConfig(path: string | undefined): Promise<ServerConfigFile> {
+  const fromPrimary = cluster.isWorker ? process.env[CONFIG_ENV] : undefined
+  if (fromPrimary !== undefined) return parseServerConfig(JSON.parse(fromPrimary), "the primary process's config")
+  return path ? readServerConfig(path) : { models: {} }
+}
+
+const CONFIG_ENV = 'MALT_SERVE_CONFIG'
+const CONFIG_CHANGE = 'malt:config-change'
+const CONFIG_CHANGED = 'malt:config-changed'
+const CONFIG_APPLY = 'malt:config-apply'
+const CONFIG_APPLIED = 'malt:config-applied'
+let configRequests = 0
+
+/** An error crossing the IPC channel: a ServingError keeps its status and code (a 400 stays a 400). */
+interface WireError {
+  status?: number
+  code?: string
+  message: string
+}
+
+const toWire = (error: unknown): WireError =>
+  error instanceof ServingError ? { status: error.status, code: error.code, message: error.message } : { message: (error as Error)?.message ?? String(error) }
+const fromWire = (error: WireError): Error =>
+  error.status !== undefined ? new ServingError(error.status as 400, error.code ?? 'SERVING_CONFIG_FAILED', error.message) : new Error(error.message)
+
+/** A worker's admin change: the primary applies it on every worker and writes the file, one change at a time. */
+function askPrimaryToChangeConfig(name: string, config: ModelConfig): Promise<void> {
+  const id = ++configRequests
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: unknown): void => {
+      const reply = message as { type?: unknown; id?: unknown; error?: WireError }
+      if (reply?.type !== CONFIG_CHANGED || reply.id !== id) return
+      process.off('message', onMessage)
+      if (reply.error) reject(fromWire(reply.error))
+      else resolve()
+    }
+    process.on('message', onMessage)
+    process.send?.({ type: CONFIG_CHANGE, id, name, config })
+  })
+}
+
+/** Worker side: applies the primary's changes (from any worker's admin request) here. */
+function applyPrimaryConfigChanges(app: FastifyInstance): void {
+  process.on('message', (message: unknown) => {
+    const change = message as { type?: unknown; id?: unknown; name?: string; config?: ModelConfig }
+    if (change?.type !== CONFIG_APPLY || change.name === undefined || change.config === undefined) return
+    app.applyModelConfig(change.name, change.config).then(
+      () => process.send?.({ type: CONFIG_APPLIED, id: change.id }),
+      (error: unknown) => process.send?.({ type: CONFIG_APPLIED, id: change.id, error: toWire(error) }),
+    )
+  })
+}
+
+/** Primary side: asks one worker to apply a change; rejects with its error, or when it exits first. */
+function applyOnWorker(worker: Worker, id: number, name: string, config: ModelConfig): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      worker.off('message', onMessage)
+      worker.off('exit', onExit)
+    }
+    const onMessage = (message: { type?: unknown; id?: unknown; error?: WireError }): void => {
+      if (message?.type !== CONFIG_APPLIED || message.id !== id) return
+      done()
+      if (message.error) reject(fromWire(message.error))
+      else resolve()
+    }
+    const onExit = (): void => {
+      done()
+      reject(new Error(`worker ${worker.process.pid} exited before applying the change`))
+    }
+    worker.on('message', onMessage)
+    worker.on('exit', onExit)
+    worker.send({ type: CONFIG_APPLY, id, name, config })
+  })
+}
+
 /**
  * Runs the server until SIGINT/SIGTERM. With several workers this process becomes the cluster's
  * primary: it forks them, replaces one that dies, and stops them all on a signal.
@@ -145,7 +242,7 @@ async function readPem(path: string, option: string): Promise<Buffer> {
 export async function serve(options: ServeOptions, announce: (message: string) => void): Promise<void> {
   const workers = options.workers ?? 1
   if (!Number.isSafeInteger(workers) || workers < 1) throw new MaltError('SERVING_BAD_OPTION', `--workers must be a positive integer; received ${describeValue(workers)}`)
-  if (workers > 1 && cluster.isPrimary) return runPrimary(workers, announce)
+  if (workers > 1 && cluster.isPrimary) return runPrimary(workers, options.configPath, announce)
   const server = await startServer(options)
   const models = server.repository.modelNames()
   announce(`malt serve: ${cluster.isWorker ? `worker ${process.pid}` : 'serving'} ${models.length} model(s) [${models.join(', ')}] on ${server.url}`)
@@ -153,18 +250,52 @@ export async function serve(options: ServeOptions, announce: (message: string) =
     const stop = (): void => {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
-      void server.close().finally(resolve)
+      void server.close().finally(() => {
+        // A worker's IPC channel to the primary (prom-client and the config changes listen on it)
+        // keeps it alive: let go of it so that the process exits.
+        if (cluster.isWorker) process.disconnect()
+        resolve()
+      })
     }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
   })
 }
 
-async function runPrimary(count: number, announce: (message: string) => void): Promise<void> {
+async function runPrimary(count: number, configPath: string | undefined, announce: (message: string) => void): Promise<void> {
+  // The kernel hands connections to the workers (one shared accept queue). Round-robin in the
+  // primary loses a connection handed to a worker that has just died: that client waits forever.
+  cluster.schedulingPolicy = cluster.SCHED_NONE
+  let config = await initialConfig(configPath)
   let stopping = false
+  // Each worker gets its share of the cores for its kernels (see sharedThreadsEnv).
+  const threads = sharedThreadsEnv(count)
+  // New workers (a replacement too) start from the config as changed so far.
   const fork = (): void => {
-    cluster.fork()
+    cluster.fork({ ...threads, [CONFIG_ENV]: JSON.stringify(config) })
   }
+  // Admin changes, one at a time: the worker that took the request first (it refuses what it
+  // cannot serve), then the others, then the file; the worker answers its client after that.
+  let changes: Promise<void> = Promise.resolve()
+  let changeIds = 0
+  cluster.on('message', (origin, message: { type?: unknown; id?: unknown; name?: string; config?: ModelConfig }) => {
+    if (message?.type !== CONFIG_CHANGE || message.name === undefined || message.config === undefined) return
+    const { name, config: modelConfig } = message
+    changes = changes.then(async () => {
+      try {
+        await applyOnWorker(origin, ++changeIds, name, modelConfig)
+        const others = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker !== origin)
+        const id = ++changeIds
+        const results = await Promise.allSettled(others.map((worker) => applyOnWorker(worker, id, name, modelConfig)))
+        for (const result of results) if (result.status === 'rejected') announce(`malt serve: a worker could not apply the config of model ${name}: ${(result.reason as Error).message}`)
+        config = { ...config, models: { ...config.models, [name]: modelConfig } }
+        if (configPath) await writeServerConfig(configPath, config)
+        origin.send({ type: CONFIG_CHANGED, id: message.id })
+      } catch (error) {
+        origin.send({ type: CONFIG_CHANGED, id: message.id, error: toWire(error) })
+      }
+    })
+  })
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return
     announce(`malt serve: worker ${worker.process.pid} exited (${signal ?? code}); starting another`)

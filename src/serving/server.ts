@@ -40,6 +40,12 @@ export interface ServingAppOptions {
   serverVersion?: string
   /** What /metrics serves. @defaultValue `metrics.metricsText()` (a cluster worker asks its primary for every worker's) */
   metricsText?: () => Promise<string>
+  /**
+   * Makes an admin change of a model's config. A cluster worker passes it to its primary, which
+   * applies it on every worker (`app.applyModelConfig`) and writes the file, one change at a time.
+   * @defaultValue applied here and written to `configPath`
+   */
+  changeModelConfig?: (name: string, config: ModelConfig) => Promise<void>
 }
 
 type Api = 'tfserving' | 'kserve'
@@ -62,6 +68,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Tell the app a version changed state: a version going away drops its batcher (after its queue drains). */
     versionStateChanged(name: string, status: VersionStatus): void
+    /** Applies a model's config here (repository and admin view), without writing the file: a cluster primary's change. */
+    applyModelConfig(name: string, config: ModelConfig): Promise<void>
   }
 }
 
@@ -102,7 +110,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
       )
       if (inferenceLog && facts.body !== undefined && facts.version !== undefined && (facts.method === 'predict' || facts.method === 'infer')) {
         const record = (): InferenceRecord => ({
-          timestamp: new Date().toISOString(),
+          timestamp: new Date(Date.now() - reply.elapsedTime).toISOString(), // when the request arrived
           requestId: String(request.id),
           model: facts.model as string,
           version: facts.version as number,
@@ -123,7 +131,12 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     }
   })
 
-  app.setErrorHandler((error, request, reply) => sendError(reply, toServingError(error, request)))
+  app.setErrorHandler((error, request, reply) => {
+    const failure = toServingError(error, request)
+    // The inference log keeps bad requests too (what clients send wrong matters for monitoring), with the error.
+    if (request.malt) request.malt.responseText = JSON.stringify({ error: failure.message })
+    return sendError(reply, failure)
+  })
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new ServingError(404, 'SERVING_NO_ROUTE', `Malformed request: ${request.method} ${request.url.split('?')[0]} is not an endpoint of this server`)),
   )
@@ -136,7 +149,8 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     const [, name, version, label, metadata] = match
     Object.assign(request.malt, { api: 'tfserving', model: name, method: metadata ? 'metadata' : 'status' })
     if (metadata) {
-      const lease = repository.acquire(name, selector(version, label))
+      // Unversioned metadata describes the primary version: only predicts take the canary's share.
+      const lease = repository.acquire(name, selector(version, label) ?? { canary: false })
       try {
         request.malt.version = lease.version
         return sendJson(reply, tfserving.modelMetadataResponse(name, lease.version, lease.model))
@@ -192,7 +206,7 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
   const kserveMetadata = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const { name, version } = request.params as { name: string; version?: string }
     Object.assign(request.malt, { api: 'kserve', model: name, method: 'metadata' })
-    const lease = repository.acquire(name, selector(kserveVersion(version)))
+    const lease = repository.acquire(name, selector(kserveVersion(version)) ?? { canary: false })
     try {
       request.malt.version = lease.version
       const versions = repository
@@ -265,17 +279,18 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     const body = parseJsonBody(bodyOf(request), { nonFiniteTokens: false })
     const current = repository.modelConfig(name)
     const candidate = validatedModelConfig(name, { ...current, canary: body as ModelConfig['canary'] })
-    config = await applyModelConfig(name, candidate)
-    return sendJson(reply, config.models[name])
+    await changeModelConfig(name, candidate)
+    return sendJson(reply, repository.modelConfig(name))
   })
   app.delete('/admin/models/:name/canary', async (request, reply) => {
     const { name } = request.params as { name: string }
     repository.statuses(name)
     const { canary: _removed, ...rest } = repository.modelConfig(name)
-    config = await applyModelConfig(name, rest)
-    return sendJson(reply, config.models[name] ?? {})
+    await changeModelConfig(name, rest)
+    return sendJson(reply, repository.modelConfig(name))
   })
 
+  app.decorate('applyModelConfig', (name: string, modelConfig: ModelConfig) => inOrder(() => applyHere(name, modelConfig)))
   app.decorate('versionStateChanged', (name: string, status: VersionStatus) => {
     if (status.state !== 'UNLOADING' && status.state !== 'END') return
     const key = `${name}/${status.version}`
@@ -312,12 +327,27 @@ export async function createServingApp(options: ServingAppOptions): Promise<Fast
     }
   }
 
-  async function applyModelConfig(name: string, modelConfig: ModelConfig): Promise<ServerConfigFile> {
-    const next: ServerConfigFile = { ...config, models: { ...config.models, [name]: modelConfig } }
-    // The repository refuses what it cannot serve (a canary version with no directory): only then is it written.
+  // Config changes run one at a time, each from the config the previous one left: two admin
+  // requests at once must both reach the file (building both from the same old config loses one).
+  let configChanges: Promise<unknown> = Promise.resolve()
+  function inOrder(change: () => Promise<void>): Promise<void> {
+    const run = configChanges.then(change)
+    configChanges = run.catch(() => undefined)
+    return run
+  }
+
+  async function applyHere(name: string, modelConfig: ModelConfig): Promise<void> {
+    // The repository refuses what it cannot serve (a canary version with no directory): only then is it kept.
     await repository.setModelConfig(name, modelConfig)
-    if (options.configPath) await writeServerConfig(options.configPath, next)
-    return next
+    config = { ...config, models: { ...config.models, [name]: modelConfig } }
+  }
+
+  function changeModelConfig(name: string, modelConfig: ModelConfig): Promise<void> {
+    if (options.changeModelConfig) return options.changeModelConfig(name, modelConfig)
+    return inOrder(async () => {
+      await applyHere(name, modelConfig)
+      if (options.configPath) await writeServerConfig(options.configPath, config)
+    })
   }
 
   return app
