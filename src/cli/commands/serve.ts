@@ -2,7 +2,6 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { MaltError, describeValue } from '../../errors.js'
-import { serve } from '../../serving/serve.js'
 import { integerOption } from '../options.js'
 import { packageVersion } from '../version.js'
 
@@ -76,6 +75,8 @@ export function registerServe(program: Command): void {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new MaltError('CLI_BAD_OPTION', '--tls-cert and --tls-key go together: give both or neither')
       }
+      // Loaded here: fastify and the server's other dependencies would slow every other command's start.
+      const { serve } = await import('../../serving/serve.js')
       await serve(
         {
           models: flags.models,
