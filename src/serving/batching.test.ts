@@ -270,3 +270,25 @@ test('no timer is left behind after close', async () => {
   await pending
   assert.equal(timers(), before)
 })
+
+test('a timeout of 0 merges the requests that arrived in the same turn of the event loop; sub-millisecond timeouts are not rounded up to 1 ms', async () => {
+  const model = doubler()
+  const queue = new BatchQueue({ maxBatchSize: 64, batchTimeoutMicros: 0 }, model.run)
+  // Requests parsed in one poll phase (here: submitted together) form one batch…
+  const together = await Promise.all([1, 2, 3].map((rows) => queue.submit(request(rows), rows)))
+  together.forEach((outputs, i) => doubled(outputs.get('y'), i + 1))
+  assert.deepEqual(model.calls, [[6, 3]])
+  // …and a request alone runs without waiting for company.
+  await queue.submit(request(1), 1)
+  assert.deepEqual(model.calls, [[6, 3], [1, 3]])
+  await queue.close()
+
+  // 300 µs: a lone request waits about that long, not a whole timer millisecond each time.
+  const fast = new BatchQueue({ maxBatchSize: 64, batchTimeoutMicros: 300 }, doubler().run)
+  const started = performance.now()
+  for (let i = 0; i < 20; i++) await fast.submit(request(1), 1)
+  const perRequestMs = (performance.now() - started) / 20
+  await fast.close()
+  // 1 ms timers would make this ≥ 1; the bound leaves room for a loaded machine.
+  assert.ok(perRequestMs < 0.95, `a lone request took ${perRequestMs.toFixed(3)} ms with a 300 µs timeout`)
+})

@@ -100,7 +100,7 @@ export class BatchQueue {
   private running = 0
   private closed = false
   private readonly drained: (() => void)[] = []
-  private timer: NodeJS.Timeout | undefined
+  private timer: { cancel(): void } | undefined
   private timerDue = 0
   private pumpQueued = false
 
@@ -178,7 +178,7 @@ export class BatchQueue {
 
     if (this.running < this.options.maxConcurrentBatches) {
       const deadline = batch.openedAt + batchTimeoutMicros
-      if (sealedOne || batch.sealed || deadline <= nowMicros()) this.pumpSoon()
+      if (sealedOne || batch.sealed) this.pumpSoon()
       else if (this.timer === undefined || this.timerDue > deadline) this.armTimer(deadline)
     }
     return promise
@@ -215,17 +215,30 @@ export class BatchQueue {
   private armTimer(deadline: number): void {
     this.clearTimer()
     this.timerDue = deadline
-    const delayMs = Math.max(0, Math.ceil((deadline - nowMicros()) / 1000))
+    const remaining = deadline - nowMicros()
+    if (remaining < 1000) {
+      // Node's timers count whole milliseconds: a 200 µs timeout would wait 1 ms or more. Below a
+      // millisecond, yield to I/O instead until the deadline: setImmediate runs after the poll phase,
+      // so requests already received join the batch first (with a timeout of 0, exactly those).
+      const handle = setImmediate(() => {
+        this.timer = undefined
+        if (nowMicros() >= deadline) this.pump(nowMicros())
+        else this.armTimer(deadline)
+      })
+      this.timer = { cancel: () => clearImmediate(handle) }
+      return
+    }
     // Timers may fire a little before `deadline` on the microsecond clock; they count as on time.
-    this.timer = setTimeout(() => {
+    const handle = setTimeout(() => {
       this.timer = undefined
       this.pump(Math.max(nowMicros(), deadline))
-    }, delayMs)
+    }, Math.ceil(remaining / 1000))
+    this.timer = { cancel: () => clearTimeout(handle) }
   }
 
   private clearTimer(): void {
     if (this.timer === undefined) return
-    clearTimeout(this.timer)
+    this.timer.cancel()
     this.timer = undefined
   }
 
