@@ -19,6 +19,8 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+    // Program options only before the command: `malt models export --version 3` is the export's --version, not malt's.
+    .enablePositionalOptions()
   registerQuickstart(program)
   registerDoctor(program)
   registerData(program)

@@ -1,13 +1,14 @@
 // `malt models export`: copies a trained model into a model repository as the model's next
 // version, atomically (a hidden temporary directory renamed into place, so a server scanning
 // the repository never sees half a version).
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, normalize, resolve } from 'node:path'
 import { MaltError, describeValue } from '../errors.js'
 
 const MODEL_JSON = 'model.json'
 const MODEL_ONNX = 'model.onnx'
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
+// Not ending in .tmp: the repository skips such directories as exports in progress.
+const NAME = /^(?!.*\.tmp$)[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
 
 /** Options of {@link exportModel}. */
 export interface ExportModelOptions {
@@ -60,7 +61,11 @@ async function tfjsFiles(dir: string, jsonName: string): Promise<{ dir: string; 
     throw new MaltError('EXPORT_BAD_SOURCE', `${path} is not valid JSON: ${(error as Error).message}`, { location: { file: path } })
   }
   if (!Array.isArray(manifest)) throw new MaltError('EXPORT_BAD_SOURCE', `${path} has no weightsManifest: is it a TF.js model.json?`, { location: { file: path } })
-  const shards = manifest.flatMap((group: { paths?: unknown }) => (Array.isArray(group.paths) ? group.paths : []))
+  const shards = manifest.flatMap((group: unknown) => {
+    const paths = group !== null && typeof group === 'object' ? (group as { paths?: unknown }).paths : undefined
+    if (!Array.isArray(paths)) throw new MaltError('EXPORT_BAD_SOURCE', `${path}: each weightsManifest entry needs a list of paths; received ${describeValue(group)}`, { location: { file: path } })
+    return paths as unknown[]
+  })
   for (const shard of shards) {
     const relative = typeof shard === 'string' ? normalize(shard) : ''
     if (relative === '' || isAbsolute(relative) || relative.startsWith('..')) {
@@ -68,7 +73,7 @@ async function tfjsFiles(dir: string, jsonName: string): Promise<{ dir: string; 
     }
     if (!(await isFile(join(dir, relative)))) throw new MaltError('EXPORT_BAD_SOURCE', `${path}: weight file ${relative} is missing`, { location: { file: path } })
   }
-  return { dir, files: [jsonName, ...shards.map((shard: string) => normalize(shard))] }
+  return { dir, files: [jsonName, ...shards.map((shard) => normalize(shard as string))] }
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -93,34 +98,50 @@ export async function existingVersions(modelDir: string): Promise<number[]> {
 /** Copies a model into the repository as a new version. */
 export async function exportModel(options: ExportModelOptions): Promise<ExportedModel> {
   if (typeof options.name !== 'string' || !NAME.test(options.name)) {
-    throw new MaltError('EXPORT_BAD_NAME', `Model name must be letters, digits, '_', '.', '-' (starting with a letter or digit); received ${describeValue(options.name)}`)
+    throw new MaltError('EXPORT_BAD_NAME', `Model name must be letters, digits, '_', '.', '-' (starting with a letter or digit, not ending in .tmp); received ${describeValue(options.name)}`)
   }
   if (options.version !== undefined && (!Number.isSafeInteger(options.version) || options.version < 1)) {
     throw new MaltError('EXPORT_BAD_VERSION', `Version must be a positive integer; received ${describeValue(options.version)}`)
   }
   const { dir: sourceDir, files } = await modelFiles(options.source)
   const modelDir = join(resolve(options.repository), options.name)
-  await mkdir(modelDir, { recursive: true })
-  const version = options.version ?? Math.max(0, ...(await existingVersions(modelDir))) + 1
-  const target = join(modelDir, String(version))
-  if (await exists(target)) throw new MaltError('EXPORT_VERSION_EXISTS', `${target} already exists: versions are immutable; export as a new version`)
-  const temporary = join(modelDir, `.export-${version}-${process.pid}.tmp`)
-  await rm(temporary, { recursive: true, force: true })
+  // The first directory mkdir created, if any: removed again when this export fails (an empty model dir is served as a model with no versions).
+  const created = await mkdir(modelDir, { recursive: true })
+  const servedName = (file: string, index: number): string => (index === 0 ? (file.endsWith('.onnx') ? MODEL_ONNX : MODEL_JSON) : file)
+  // A temporary directory of its own (hidden from the server's scans), so concurrent exports never share one.
+  const temporary = await mkdtemp(join(modelDir, '.export-'))
   try {
-    for (const file of files) {
-      await mkdir(dirname(join(temporary, file)), { recursive: true })
-      // The served file is always model.json / model.onnx, whatever the source called it.
-      const targetName = file === files[0] ? (file.endsWith('.onnx') ? MODEL_ONNX : MODEL_JSON) : file
-      await copyFile(join(sourceDir, file), join(temporary, targetName))
+    for (const [index, file] of files.entries()) {
+      await mkdir(dirname(join(temporary, servedName(file, index))), { recursive: true })
+      await copyFile(join(sourceDir, file), join(temporary, servedName(file, index)))
     }
-    // rename fails when the version appeared meanwhile (another export): never overwrite it.
-    if (await exists(target)) throw new MaltError('EXPORT_VERSION_EXISTS', `${target} appeared while exporting; export again for the next version`)
-    await rename(temporary, target)
+    for (let attempt = 0; ; attempt++) {
+      const version = options.version ?? Math.max(0, ...(await existingVersions(modelDir))) + 1
+      const target = join(modelDir, String(version))
+      if (await exists(target)) {
+        if (options.version !== undefined || attempt >= 10) throw versionExists(target)
+        continue // Another export took this number since the scan: take the next one.
+      }
+      try {
+        // rename refuses a non-empty target: an export that won the race keeps its version.
+        await rename(temporary, target)
+      } catch (error) {
+        const code = (error as { code?: string }).code
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') throw error
+        if (options.version !== undefined || attempt >= 10) throw versionExists(target)
+        continue // Another export took this number: take the next one.
+      }
+      return { name: options.name, version, dir: target, files: files.map(servedName) }
+    }
   } catch (error) {
     await rm(temporary, { recursive: true, force: true })
+    if (created !== undefined) await rmdir(modelDir).catch(() => undefined) // Only when still empty.
     throw error
   }
-  return { name: options.name, version, dir: target, files: files.map((file, i) => (i === 0 ? (file.endsWith('.onnx') ? MODEL_ONNX : MODEL_JSON) : file)) }
+}
+
+function versionExists(target: string): MaltError {
+  return new MaltError('EXPORT_VERSION_EXISTS', `${target} already exists: versions are immutable; export as a new version`)
 }
 
 async function exists(path: string): Promise<boolean> {

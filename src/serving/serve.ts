@@ -55,6 +55,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // Options first: a mistake in them must not wait for every model to load.
   const tls = options.tls ? await readTls(options.tls) : undefined
   const config = await initialConfig(options.configPath)
+  // A worker listens for the primary's config changes before it loads models: a change made
+  // while it starts is queued and applied once its app exists (a dropped one would hang the admin API).
+  const attachConfigChanges = cluster.isWorker ? listenForConfigChanges() : undefined
   const metrics = new ServingMetrics()
   if (cluster.isWorker) shareWorkerMetrics(metrics)
   let app: FastifyInstance | undefined
@@ -87,8 +90,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       metricsText: cluster.isWorker ? askPrimaryForMetrics : undefined,
       changeModelConfig: cluster.isWorker ? askPrimaryToChangeConfig : undefined,
     })
-    if (cluster.isWorker) applyPrimaryConfigChanges(app)
-    const address = await app.listen({ port: options.port ?? 8501, host: options.host ?? '127.0.0.1' })
+    attachConfigChanges?.(app)
+    const address = await listen(app, options.port ?? 8501, options.host ?? '127.0.0.1')
     const served = app
     return {
       app: served,
@@ -166,6 +169,7 @@ async function initialConfig(path: string | undefined): Promise<ServerConfigFile
 }
 
 const CONFIG_ENV = 'MALT_SERVE_CONFIG'
+const CONFIG_CHANGE_WAIT_MS = 120_000
 const CONFIG_CHANGE = 'malt:config-change'
 const CONFIG_CHANGED = 'malt:config-changed'
 const CONFIG_APPLY = 'malt:config-apply'
@@ -188,9 +192,15 @@ const fromWire = (error: WireError): Error =>
 function askPrimaryToChangeConfig(name: string, config: ModelConfig): Promise<void> {
   const id = ++configRequests
   return new Promise((resolve, reject) => {
+    // Applying a canary may load a model on every worker: generous, but never forever.
+    const timer = setTimeout(() => {
+      process.off('message', onMessage)
+      reject(new ServingError(503, 'SERVING_CONFIG_TIMEOUT', `The workers did not apply the change to model ${name} within ${CONFIG_CHANGE_WAIT_MS / 1000} s; see the server's log`))
+    }, CONFIG_CHANGE_WAIT_MS)
     const onMessage = (message: unknown): void => {
       const reply = message as { type?: unknown; id?: unknown; error?: WireError }
       if (reply?.type !== CONFIG_CHANGED || reply.id !== id) return
+      clearTimeout(timer)
       process.off('message', onMessage)
       if (reply.error) reject(fromWire(reply.error))
       else resolve()
@@ -200,16 +210,58 @@ function askPrimaryToChangeConfig(name: string, config: ModelConfig): Promise<vo
   })
 }
 
-/** Worker side: applies the primary's changes (from any worker's admin request) here. */
-function applyPrimaryConfigChanges(app: FastifyInstance): void {
-  process.on('message', (message: unknown) => {
-    const change = message as { type?: unknown; id?: unknown; name?: string; config?: ModelConfig }
-    if (change?.type !== CONFIG_APPLY || change.name === undefined || change.config === undefined) return
-    app.applyModelConfig(change.name, change.config).then(
-      () => process.send?.({ type: CONFIG_APPLIED, id: change.id }),
-      (error: unknown) => process.send?.({ type: CONFIG_APPLIED, id: change.id, error: toWire(error) }),
+interface ConfigApply {
+  type: typeof CONFIG_APPLY
+  id: unknown
+  name: string
+  config: ModelConfig
+}
+
+/**
+ * Worker side: applies the primary's changes (from any worker's admin request) in order. Returns
+ * the function that hands over the app; changes arriving before it are queued.
+ */
+function listenForConfigChanges(): (app: FastifyInstance) => void {
+  let target: FastifyInstance | undefined
+  const queued: ConfigApply[] = []
+  let chain: Promise<void> = Promise.resolve()
+  const apply = (change: ConfigApply, app: FastifyInstance): void => {
+    chain = chain.then(() =>
+      app.applyModelConfig(change.name, change.config).then(
+        () => void process.send?.({ type: CONFIG_APPLIED, id: change.id }),
+        (error: unknown) => void process.send?.({ type: CONFIG_APPLIED, id: change.id, error: toWire(error) }),
+      ),
     )
+  }
+  process.on('message', (message: unknown) => {
+    const change = message as Partial<ConfigApply>
+    if (change?.type !== CONFIG_APPLY || change.name === undefined || change.config === undefined) return
+    if (target) apply(change as ConfigApply, target)
+    else queued.push(change as ConfigApply)
   })
+  return (app) => {
+    target = app
+    for (const change of queued.splice(0)) apply(change, app)
+  }
+}
+
+/** Sends to a worker unless it is gone; never throws (a send to a dead worker would crash the primary). */
+function sendTo(worker: Worker, message: object): void {
+  if (worker.isDead() || !worker.isConnected()) return
+  worker.send(message, undefined, undefined, () => undefined)
+}
+
+/** Listens, turning the usual mistakes (a port in use, no permission) into one clear line. */
+async function listen(app: FastifyInstance, port: number, host: string): Promise<string> {
+  try {
+    return await app.listen({ port, host })
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    if (code === 'EADDRINUSE') throw new MaltError('SERVING_PORT_IN_USE', `Port ${port} on ${host} is in use: stop what serves there or choose another --port`, { cause: error })
+    if (code === 'EACCES') throw new MaltError('SERVING_PORT_DENIED', `No permission to listen on port ${port} of ${host} (ports below 1024 need privileges)`, { cause: error })
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new MaltError('SERVING_BAD_HOST', `Cannot listen on --host ${describeValue(host)}: ${(error as Error).message}`, { cause: error })
+    throw error
+  }
 }
 
 /** Primary side: asks one worker to apply a change; rejects with its error, or when it exits first. */
@@ -218,6 +270,7 @@ function applyOnWorker(worker: Worker, id: number, name: string, config: ModelCo
     const done = (): void => {
       worker.off('message', onMessage)
       worker.off('exit', onExit)
+      worker.off('disconnect', onExit)
     }
     const onMessage = (message: { type?: unknown; id?: unknown; error?: WireError }): void => {
       if (message?.type !== CONFIG_APPLIED || message.id !== id) return
@@ -229,9 +282,11 @@ function applyOnWorker(worker: Worker, id: number, name: string, config: ModelCo
       done()
       reject(new Error(`worker ${worker.process.pid} exited before applying the change`))
     }
+    if (worker.isDead() || !worker.isConnected()) return onExit()
     worker.on('message', onMessage)
     worker.on('exit', onExit)
-    worker.send({ type: CONFIG_APPLY, id, name, config })
+    worker.on('disconnect', onExit)
+    sendTo(worker, { type: CONFIG_APPLY, id, name, config })
   })
 }
 
@@ -243,13 +298,23 @@ export async function serve(options: ServeOptions, announce: (message: string) =
   const workers = options.workers ?? 1
   if (!Number.isSafeInteger(workers) || workers < 1) throw new MaltError('SERVING_BAD_OPTION', `--workers must be a positive integer; received ${describeValue(workers)}`)
   if (workers > 1 && cluster.isPrimary) return runPrimary(workers, options.configPath, announce)
-  const server = await startServer(options)
+  let server: RunningServer
+  try {
+    server = await startServer(options)
+  } catch (error) {
+    // A worker's IPC channel would keep it alive after the error is printed: let go, so it exits and the primary sees why.
+    if (cluster.isWorker) process.disconnect()
+    throw error
+  }
   const models = server.repository.modelNames()
   announce(`malt serve: ${cluster.isWorker ? `worker ${process.pid}` : 'serving'} ${models.length} model(s) [${models.join(', ')}] on ${server.url}`)
   await new Promise<void>((resolve) => {
+    // Handlers stay installed: Ctrl-C reaches the whole process group and the primary's SIGTERM
+    // follows; a second signal must not kill a worker in the middle of its clean close.
+    let stopping = false
     const stop = (): void => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
+      if (stopping) return
+      stopping = true
       void server.close().finally(() => {
         // A worker's IPC channel to the primary (prom-client and the config changes listen on it)
         // keeps it alive: let go of it so that the process exits.
@@ -284,45 +349,55 @@ async function runPrimary(count: number, configPath: string | undefined, announc
     changes = changes.then(async () => {
       try {
         await applyOnWorker(origin, ++changeIds, name, modelConfig)
+        // Workers forked from now on start with the change (before the others are even asked).
+        config = { ...config, models: { ...config.models, [name]: modelConfig } }
         const others = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker !== origin)
         const id = ++changeIds
         const results = await Promise.allSettled(others.map((worker) => applyOnWorker(worker, id, name, modelConfig)))
         for (const result of results) if (result.status === 'rejected') announce(`malt serve: a worker could not apply the config of model ${name}: ${(result.reason as Error).message}`)
-        config = { ...config, models: { ...config.models, [name]: modelConfig } }
         if (configPath) await writeServerConfig(configPath, config)
-        origin.send({ type: CONFIG_CHANGED, id: message.id })
+        sendTo(origin, { type: CONFIG_CHANGED, id: message.id })
       } catch (error) {
-        origin.send({ type: CONFIG_CHANGED, id: message.id, error: toWire(error) })
+        sendTo(origin, { type: CONFIG_CHANGED, id: message.id, error: toWire(error) })
       }
     })
-  })
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return
-    announce(`malt serve: worker ${worker.process.pid} exited (${signal ?? code}); starting another`)
-    fork()
   })
   cluster.on('message', (worker, message: { type?: unknown; id?: unknown }) => {
     if (message?.type !== METRICS_REQUEST) return
     clusterMetricsText().then(
-      (text) => worker.send({ type: METRICS_REPLY, id: message.id, text }),
-      (error: unknown) => worker.send({ type: METRICS_REPLY, id: message.id, error: (error as Error)?.message ?? String(error) }),
+      (text) => sendTo(worker, { type: METRICS_REPLY, id: message.id, text }),
+      (error: unknown) => sendTo(worker, { type: METRICS_REPLY, id: message.id, error: (error as Error)?.message ?? String(error) }),
     )
   })
-  for (let i = 0; i < count; i++) fork()
-  announce(`malt serve: primary ${process.pid} started ${count} workers`)
-  await new Promise<void>((resolve) => {
+  const listening = new Set<number>()
+  cluster.on('listening', (worker) => listening.add(worker.id))
+  await new Promise<void>((resolve, reject) => {
+    let failure: Error | undefined
     const stop = (): void => {
+      if (stopping) return
       stopping = true
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
       const waitAll = (): void => {
-        if (Object.keys(cluster.workers ?? {}).length === 0) resolve()
-        else setTimeout(waitAll, 50)
+        if (Object.keys(cluster.workers ?? {}).length > 0) return void setTimeout(waitAll, 50)
+        if (failure) reject(failure)
+        else resolve()
       }
       waitAll()
     }
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) return
+      if (!listening.has(worker.id)) {
+        // It never served: its options or models are wrong (its error is on stderr above), and so are its replacements'.
+        failure = new MaltError('SERVING_WORKER_FAILED', `A worker stopped before it listened (${signal ?? `exit code ${code}`}); its error is printed above`)
+        return stop()
+      }
+      announce(`malt serve: worker ${worker.process.pid} exited (${signal ?? code}); starting another`)
+      fork()
+    })
+    // Handlers stay installed: a second signal must not cut the workers' clean close short.
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
+    for (let i = 0; i < count; i++) fork()
+    announce(`malt serve: primary ${process.pid} started ${count} workers`)
   })
 }

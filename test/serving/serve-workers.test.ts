@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { runMalt } from '../helpers/cli.js'
 import { startServe, type ServeProcess } from '../helpers/serve-process.js'
 import { useTempDir } from '../helpers/temp-dir.js'
 import { jsonLines, jsonOf, metricSum, parseMetrics, request, waitFor, type Answer } from './fixtures/ops-http.js'
@@ -215,4 +216,11 @@ test('SIGTERM to the primary ends every process with exit code 0 and leaves no o
     `SIGTERM to the primary (it took ${stopMs} ms; null = killed after 10 s); stderr:\n${server.stderr().slice(-1500)}`,
   )
   assert.ok(!existsSync(`/proc/${primary}`) || !alive(primary), 'the primary is gone')
+})
+
+test('with --workers 2, a repository that cannot be read stops the whole server with the error (no restart loop)', async () => {
+  const run = await runMalt(['serve', '--models', '/nonexistent-malt-models', '--workers', '2', '--port', '0'], { timeoutMs: 60_000 })
+  assert.equal(run.code, 1, run.stderr)
+  assert.match(run.stderr, /Model repository \/nonexistent-malt-models cannot be read/)
+  assert.match(run.stderr, /A worker stopped before it listened/)
 })

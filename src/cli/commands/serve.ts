@@ -28,12 +28,17 @@ function rateOption(text: string): number {
   return rate
 }
 
-function positiveNumber(flag: string): (text: string) => number {
-  return (text) => {
-    const value = Number(text)
-    if (text.trim() === '' || !(value > 0) || !Number.isFinite(value)) throw new MaltError('CLI_BAD_OPTION', `${flag}: expected a positive number, received ${describeValue(text)}`)
-    return value
-  }
+function portOption(text: string): number {
+  const port = integerOption('--port', 0)(text)
+  if (port > 65535) throw new MaltError('CLI_BAD_OPTION', `--port: expected a port from 0 to 65535, received ${describeValue(text)}`)
+  return port
+}
+
+/** `--body-limit-mb`: a number of MiB that is at least one byte. */
+function bodyLimitOption(text: string): number {
+  const value = Number(text)
+  if (text.trim() === '' || !Number.isFinite(value) || value * 1024 * 1024 < 1) throw new MaltError('CLI_BAD_OPTION', `--body-limit-mb: expected a positive number of MiB, received ${describeValue(text)}`)
+  return value
 }
 
 /** API keys: one per line of the file, and MALT_API_KEYS (comma-separated); keys never go on the command line (ps shows it). */
@@ -58,7 +63,7 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('serve a model repository (DIR/<name>/<version>/ with model.json or model.onnx) over TF Serving REST and KServe v2')
     .requiredOption('--models <dir>', 'the model repository')
-    .option('--port <n>', 'port', integerOption('--port', 0), 8501)
+    .option('--port <n>', 'port (0: any free port)', portOption, 8501)
     .option('--host <address>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .option('--config <file>', 'JSON config: version policies, batching, canaries, labels (admin changes are written back)')
     .option('--workers <n>', 'processes sharing the port', integerOption('--workers'), 1)
@@ -66,7 +71,7 @@ export function registerServe(program: Command): void {
     .option('--api-keys-file <file>', 'require "Authorization: Bearer <key>": one key per line (also MALT_API_KEYS=k1,k2)')
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key')
-    .option('--body-limit-mb <n>', 'largest request body in MiB; larger ones get 413', positiveNumber('--body-limit-mb'), 32)
+    .option('--body-limit-mb <n>', 'largest request body in MiB; larger ones get 413', bodyLimitOption, 32)
     .option('--log-to <target>', 'inference log: a directory (JSON Lines) or redis://host:port?stream=name')
     .option('--log-sample-rate <rate>', 'share of requests in the inference log, 0–1', rateOption, 1)
     .option('--allow-non-finite', 'let NaN and Infinity inputs reach the models (default: 400)')
@@ -87,7 +92,7 @@ export function registerServe(program: Command): void {
           pollIntervalSeconds: flags.pollInterval,
           apiKeys: await apiKeys(flags.apiKeysFile),
           tls: flags.tlsCert && flags.tlsKey ? { certPath: flags.tlsCert, keyPath: flags.tlsKey } : undefined,
-          bodyLimitBytes: Math.round(flags.bodyLimitMb * 1024 * 1024),
+          bodyLimitBytes: Math.max(1, Math.round(flags.bodyLimitMb * 1024 * 1024)),
           logTo: flags.logTo,
           logSampleRate: flags.logSampleRate,
           allowNonFinite: flags.allowNonFinite === true,

@@ -38,6 +38,18 @@ async function fromTf(name: string, tensor: tfjs.Tensor): Promise<Tensor> {
   return { name, datatype, shape: [...tensor.shape], data }
 }
 
+/** The model's outputs read back by name, in the specs' order; the TF.js tensors are disposed. */
+async function readOutputs(specs: readonly TensorSpec[], result: tfjs.Tensor | tfjs.Tensor[]): Promise<Map<string, Tensor>> {
+  const results = Array.isArray(result) ? result : [result]
+  try {
+    const outputs = new Map<string, Tensor>()
+    for (const [i, spec] of specs.entries()) outputs.set(spec.name, await fromTf(spec.name, results[i]))
+    return outputs
+  } finally {
+    tf.dispose(results)
+  }
+}
+
 class LayersServable implements LoadedModel {
   readonly platform = 'tensorflowjs_layers'
   readonly inputs: TensorSpec[]
@@ -52,15 +64,7 @@ class LayersServable implements LoadedModel {
   async predict(inputs: ReadonlyMap<string, Tensor>): Promise<Map<string, Tensor>> {
     const feeds = this.inputs.map((spec) => toTf(required(inputs, spec.name)))
     try {
-      const result = this.model.predict(feeds.length === 1 ? feeds[0] : feeds)
-      const results = Array.isArray(result) ? result : [result]
-      try {
-        const outputs = new Map<string, Tensor>()
-        for (const [i, spec] of this.outputs.entries()) outputs.set(spec.name, await fromTf(spec.name, results[i]))
-        return outputs
-      } finally {
-        tf.dispose(results)
-      }
+      return await readOutputs(this.outputs, this.model.predict(feeds.length === 1 ? feeds[0] : feeds))
     } finally {
       tf.dispose(feeds)
     }
@@ -87,15 +91,7 @@ class GraphServable implements LoadedModel {
     const feeds: Record<string, tfjs.Tensor> = {}
     for (const spec of this.inputs) feeds[spec.name] = toTf(required(inputs, spec.name))
     try {
-      const result = await this.execute(feeds)
-      const results = Array.isArray(result) ? result : [result]
-      try {
-        const outputs = new Map<string, Tensor>()
-        for (const [i, spec] of this.outputs.entries()) outputs.set(spec.name, await fromTf(spec.name, results[i]))
-        return outputs
-      } finally {
-        tf.dispose(results)
-      }
+      return await readOutputs(this.outputs, await this.execute(feeds))
     } finally {
       tf.dispose(Object.values(feeds))
     }
