@@ -1,19 +1,18 @@
 // `malt serve` as a function: opens the model repository, builds the app, listens, and shuts
 // down cleanly on SIGINT/SIGTERM. With `workers > 1` the primary forks that many processes
 // that share the port (node:cluster); each loads the models itself.
-import cluster, { type Worker } from 'node:cluster'
+import cluster from 'node:cluster'
 import { readFile } from 'node:fs/promises'
 import { createSecureContext } from 'node:tls'
 import type { FastifyInstance } from 'fastify'
-import { sharedThreadsEnv } from '../backend/threads.js'
 import { MaltError, describeValue } from '../errors.js'
-import { parseServerConfig, readServerConfig, writeServerConfig, type ServerConfigFile } from './config.js'
+import { askPrimaryForMetrics, askPrimaryToChangeConfig, configFromPrimary, listenForConfigChanges, runPrimary } from './cluster.js'
+import { readServerConfig, type ServerConfigFile } from './config.js'
 import { createInferenceLogger, type InferenceLogger } from './inference-log.js'
-import { ServingMetrics, clusterMetricsText, shareWorkerMetrics } from './metrics.js'
+import { ServingMetrics, shareWorkerMetrics } from './metrics.js'
 import { ModelRepository } from './repository.js'
 import { loadModelVersion } from './runtimes/index.js'
 import { createServingApp } from './server.js'
-import { ServingError, type ModelConfig } from './types.js'
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -111,32 +110,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
 }
 
-const METRICS_REQUEST = 'malt:metrics-request'
-const METRICS_REPLY = 'malt:metrics-reply'
-const METRICS_WAIT_MS = 5000
-let metricsRequests = 0
-
-/** A worker's /metrics: the primary aggregates every worker's registry (prom-client's cluster support). */
-function askPrimaryForMetrics(): Promise<string> {
-  const id = ++metricsRequests
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      process.off('message', onMessage)
-      reject(new ServingError(503, 'SERVING_METRICS_TIMEOUT', `The primary process did not answer for the workers' metrics within ${METRICS_WAIT_MS} ms`))
-    }, METRICS_WAIT_MS)
-    const onMessage = (message: unknown): void => {
-      const reply = message as { type?: unknown; id?: unknown; text?: unknown; error?: unknown }
-      if (reply?.type !== METRICS_REPLY || reply.id !== id) return
-      clearTimeout(timer)
-      process.off('message', onMessage)
-      if (typeof reply.text === 'string') resolve(reply.text)
-      else reject(new ServingError(500, 'SERVING_METRICS_FAILED', `Aggregating the workers' metrics failed: ${String(reply.error)}`))
-    }
-    process.on('message', onMessage)
-    process.send?.({ type: METRICS_REQUEST, id })
-  })
-}
-
 async function readPem(path: string, option: string): Promise<Buffer> {
   try {
     return await readFile(path)
@@ -163,92 +136,9 @@ async function readTls(paths: { certPath: string; keyPath: string }): Promise<{ 
 
 /** The config at start: a worker takes its primary's (admin changes included), others read the file. */
 async function initialConfig(path: string | undefined): Promise<ServerConfigFile> {
-  const fromPrimary = cluster.isWorker ? process.env[CONFIG_ENV] : undefined
-  if (fromPrimary !== undefined) return parseServerConfig(JSON.parse(fromPrimary), "the primary process's config")
+  const fromPrimary = configFromPrimary()
+  if (fromPrimary !== undefined) return fromPrimary
   return path ? readServerConfig(path) : { models: {} }
-}
-
-const CONFIG_ENV = 'MALT_SERVE_CONFIG'
-const CONFIG_CHANGE_WAIT_MS = 120_000
-const CONFIG_CHANGE = 'malt:config-change'
-const CONFIG_CHANGED = 'malt:config-changed'
-const CONFIG_APPLY = 'malt:config-apply'
-const CONFIG_APPLIED = 'malt:config-applied'
-let configRequests = 0
-
-/** An error crossing the IPC channel: a ServingError keeps its status and code (a 400 stays a 400). */
-interface WireError {
-  status?: number
-  code?: string
-  message: string
-}
-
-const toWire = (error: unknown): WireError =>
-  error instanceof ServingError ? { status: error.status, code: error.code, message: error.message } : { message: (error as Error)?.message ?? String(error) }
-const fromWire = (error: WireError): Error =>
-  error.status !== undefined ? new ServingError(error.status as 400, error.code ?? 'SERVING_CONFIG_FAILED', error.message) : new Error(error.message)
-
-/** A worker's admin change: the primary applies it on every worker and writes the file, one change at a time. */
-function askPrimaryToChangeConfig(name: string, config: ModelConfig): Promise<void> {
-  const id = ++configRequests
-  return new Promise((resolve, reject) => {
-    // Applying a canary may load a model on every worker: generous, but never forever.
-    const timer = setTimeout(() => {
-      process.off('message', onMessage)
-      reject(new ServingError(503, 'SERVING_CONFIG_TIMEOUT', `The workers did not apply the change to model ${name} within ${CONFIG_CHANGE_WAIT_MS / 1000} s; see the server's log`))
-    }, CONFIG_CHANGE_WAIT_MS)
-    const onMessage = (message: unknown): void => {
-      const reply = message as { type?: unknown; id?: unknown; error?: WireError }
-      if (reply?.type !== CONFIG_CHANGED || reply.id !== id) return
-      clearTimeout(timer)
-      process.off('message', onMessage)
-      if (reply.error) reject(fromWire(reply.error))
-      else resolve()
-    }
-    process.on('message', onMessage)
-    process.send?.({ type: CONFIG_CHANGE, id, name, config })
-  })
-}
-
-interface ConfigApply {
-  type: typeof CONFIG_APPLY
-  id: unknown
-  name: string
-  config: ModelConfig
-}
-
-/**
- * Worker side: applies the primary's changes (from any worker's admin request) in order. Returns
- * the function that hands over the app; changes arriving before it are queued.
- */
-function listenForConfigChanges(): (app: FastifyInstance) => void {
-  let target: FastifyInstance | undefined
-  const queued: ConfigApply[] = []
-  let chain: Promise<void> = Promise.resolve()
-  const apply = (change: ConfigApply, app: FastifyInstance): void => {
-    chain = chain.then(() =>
-      app.applyModelConfig(change.name, change.config).then(
-        () => void process.send?.({ type: CONFIG_APPLIED, id: change.id }),
-        (error: unknown) => void process.send?.({ type: CONFIG_APPLIED, id: change.id, error: toWire(error) }),
-      ),
-    )
-  }
-  process.on('message', (message: unknown) => {
-    const change = message as Partial<ConfigApply>
-    if (change?.type !== CONFIG_APPLY || change.name === undefined || change.config === undefined) return
-    if (target) apply(change as ConfigApply, target)
-    else queued.push(change as ConfigApply)
-  })
-  return (app) => {
-    target = app
-    for (const change of queued.splice(0)) apply(change, app)
-  }
-}
-
-/** Sends to a worker unless it is gone; never throws (a send to a dead worker would crash the primary). */
-function sendTo(worker: Worker, message: object): void {
-  if (worker.isDead() || !worker.isConnected()) return
-  worker.send(message, undefined, undefined, () => undefined)
 }
 
 /** Listens, turning the usual mistakes (a port in use, no permission) into one clear line. */
@@ -264,32 +154,6 @@ async function listen(app: FastifyInstance, port: number, host: string): Promise
   }
 }
 
-/** Primary side: asks one worker to apply a change; rejects with its error, or when it exits first. */
-function applyOnWorker(worker: Worker, id: number, name: string, config: ModelConfig): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      worker.off('message', onMessage)
-      worker.off('exit', onExit)
-      worker.off('disconnect', onExit)
-    }
-    const onMessage = (message: { type?: unknown; id?: unknown; error?: WireError }): void => {
-      if (message?.type !== CONFIG_APPLIED || message.id !== id) return
-      done()
-      if (message.error) reject(fromWire(message.error))
-      else resolve()
-    }
-    const onExit = (): void => {
-      done()
-      reject(new Error(`worker ${worker.process.pid} exited before applying the change`))
-    }
-    if (worker.isDead() || !worker.isConnected()) return onExit()
-    worker.on('message', onMessage)
-    worker.on('exit', onExit)
-    worker.on('disconnect', onExit)
-    sendTo(worker, { type: CONFIG_APPLY, id, name, config })
-  })
-}
-
 /**
  * Runs the server until SIGINT/SIGTERM. With several workers this process becomes the cluster's
  * primary: it forks them, replaces one that dies, and stops them all on a signal.
@@ -297,7 +161,7 @@ function applyOnWorker(worker: Worker, id: number, name: string, config: ModelCo
 export async function serve(options: ServeOptions, announce: (message: string) => void): Promise<void> {
   const workers = options.workers ?? 1
   if (!Number.isSafeInteger(workers) || workers < 1) throw new MaltError('SERVING_BAD_OPTION', `--workers must be a positive integer; received ${describeValue(workers)}`)
-  if (workers > 1 && cluster.isPrimary) return runPrimary(workers, options.configPath, announce)
+  if (workers > 1 && cluster.isPrimary) return runPrimary(workers, await initialConfig(options.configPath), options.configPath, announce)
   let server: RunningServer
   try {
     server = await startServer(options)
@@ -324,80 +188,5 @@ export async function serve(options: ServeOptions, announce: (message: string) =
     }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
-  })
-}
-
-async function runPrimary(count: number, configPath: string | undefined, announce: (message: string) => void): Promise<void> {
-  // The kernel hands connections to the workers (one shared accept queue). Round-robin in the
-  // primary loses a connection handed to a worker that has just died: that client waits forever.
-  cluster.schedulingPolicy = cluster.SCHED_NONE
-  let config = await initialConfig(configPath)
-  let stopping = false
-  // Each worker gets its share of the cores for its kernels (see sharedThreadsEnv).
-  const threads = sharedThreadsEnv(count)
-  // New workers (a replacement too) start from the config as changed so far.
-  const fork = (): void => {
-    cluster.fork({ ...threads, [CONFIG_ENV]: JSON.stringify(config) })
-  }
-  // Admin changes, one at a time: the worker that took the request first (it refuses what it
-  // cannot serve), then the others, then the file; the worker answers its client after that.
-  let changes: Promise<void> = Promise.resolve()
-  let changeIds = 0
-  cluster.on('message', (origin, message: { type?: unknown; id?: unknown; name?: string; config?: ModelConfig }) => {
-    if (message?.type !== CONFIG_CHANGE || message.name === undefined || message.config === undefined) return
-    const { name, config: modelConfig } = message
-    changes = changes.then(async () => {
-      try {
-        await applyOnWorker(origin, ++changeIds, name, modelConfig)
-        // Workers forked from now on start with the change (before the others are even asked).
-        config = { ...config, models: { ...config.models, [name]: modelConfig } }
-        const others = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker !== origin)
-        const id = ++changeIds
-        const results = await Promise.allSettled(others.map((worker) => applyOnWorker(worker, id, name, modelConfig)))
-        for (const result of results) if (result.status === 'rejected') announce(`malt serve: a worker could not apply the config of model ${name}: ${(result.reason as Error).message}`)
-        if (configPath) await writeServerConfig(configPath, config)
-        sendTo(origin, { type: CONFIG_CHANGED, id: message.id })
-      } catch (error) {
-        sendTo(origin, { type: CONFIG_CHANGED, id: message.id, error: toWire(error) })
-      }
-    })
-  })
-  cluster.on('message', (worker, message: { type?: unknown; id?: unknown }) => {
-    if (message?.type !== METRICS_REQUEST) return
-    clusterMetricsText().then(
-      (text) => sendTo(worker, { type: METRICS_REPLY, id: message.id, text }),
-      (error: unknown) => sendTo(worker, { type: METRICS_REPLY, id: message.id, error: (error as Error)?.message ?? String(error) }),
-    )
-  })
-  const listening = new Set<number>()
-  cluster.on('listening', (worker) => listening.add(worker.id))
-  await new Promise<void>((resolve, reject) => {
-    let failure: Error | undefined
-    const stop = (): void => {
-      if (stopping) return
-      stopping = true
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
-      const waitAll = (): void => {
-        if (Object.keys(cluster.workers ?? {}).length > 0) return void setTimeout(waitAll, 50)
-        if (failure) reject(failure)
-        else resolve()
-      }
-      waitAll()
-    }
-    cluster.on('exit', (worker, code, signal) => {
-      if (stopping) return
-      if (!listening.has(worker.id)) {
-        // It never served: its options or models are wrong (its error is on stderr above), and so are its replacements'.
-        failure = new MaltError('SERVING_WORKER_FAILED', `A worker stopped before it listened (${signal ?? `exit code ${code}`}); its error is printed above`)
-        return stop()
-      }
-      announce(`malt serve: worker ${worker.process.pid} exited (${signal ?? code}); starting another`)
-      fork()
-    })
-    // Handlers stay installed: a second signal must not cut the workers' clean close short.
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-    for (let i = 0; i < count; i++) fork()
-    announce(`malt serve: primary ${process.pid} started ${count} workers`)
   })
 }
