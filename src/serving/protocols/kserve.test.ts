@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeInferRequest, encodeInferResponse, modelMetadataResponse, serverMetadataResponse, type ModelSignature } from './kserve.js'
 import { ServingError, type DataType, type Tensor, type TensorSpec } from '../types.js'
+import { throwsBadRequest } from '../../../test/helpers/errors.js'
 
 const spec = (name: string, datatype: DataType, shape: number[]): TensorSpec => ({ name, datatype, shape })
 /** The spec's example model: input0 UINT32 [2, 2] and input1 BOOL, output0 FP32 [3, 2]. */
@@ -17,23 +18,13 @@ const pair: ModelSignature = { inputs: [spec('x', 'FP32', [-1, 2])], outputs: [s
 
 const input = (name: string, datatype: string, shape: unknown, data: unknown): Record<string, unknown> => ({ name, shape, datatype, data })
 
-function assertBad(run: () => unknown, code: string, ...patterns: RegExp[]): void {
-  assert.throws(run, (error: unknown) => {
-    assert.ok(error instanceof ServingError, `expected a ServingError, got ${String(error)}`)
-    assert.equal(error.status, 400, error.message)
-    assert.equal(error.code, code, error.message)
-    for (const pattern of patterns) assert.match(error.message, pattern)
-    return true
-  })
-}
-
 test('the spec\'s request example: its BOOL input (shape [3], one value) is refused; corrected, it decodes', () => {
   const request = {
     id: '42',
     inputs: [input('input0', 'UINT32', [2, 2], [1, 2, 3, 4]), input('input1', 'BOOL', [3], [true])],
     outputs: [{ name: 'output0' }],
   }
-  assertBad(() => decodeInferRequest(request, example), 'SERVING_BAD_SHAPE', /inputs\[1\] \("input1"\): shape \[3\] holds 3 elements, data has 1/)
+  throwsBadRequest(() => decodeInferRequest(request, example), 'SERVING_BAD_SHAPE', /inputs\[1\] \("input1"\): shape \[3\] holds 3 elements, data has 1/)
   request.inputs[1] = input('input1', 'BOOL', [2], [true, false])
   const decoded = decodeInferRequest(request, example)
   assert.equal(decoded.id, '42')
@@ -53,71 +44,71 @@ test('data may be flat or in its natural nesting (Tensor Data), and both give th
 })
 
 test('nested data must agree with the shape at every level', () => {
-  assertBad(() => decodeInferRequest({ inputs: [input('x', 'FP32', [2, 2], [[1, 2], [4]])] }, pair), 'SERVING_BAD_SHAPE', /input "x": inputs\[0\]\.data\[1\]: expected 2 values, got 1/)
-  assertBad(() => decodeInferRequest({ inputs: [input('x', 'FP32', [2, 2], [[1, 2]])] }, pair), 'SERVING_BAD_SHAPE', /inputs\[0\]\.data: expected 2 values, got 1/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'FP32', [2, 2], [[1, 2], [4]])] }, pair), 'SERVING_BAD_SHAPE', /input "x": inputs\[0\]\.data\[1\]: expected 2 values, got 1/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'FP32', [2, 2], [[1, 2]])] }, pair), 'SERVING_BAD_SHAPE', /inputs\[0\]\.data: expected 2 values, got 1/)
   const images = [Array.from({ length: 28 }, () => new Array<number>(28).fill(0))]
   images[0][5] = images[0][5].slice(1)
-  assertBad(() => decodeInferRequest({ inputs: [input('pixels', 'FP32', [1, 28, 28], images)] }, mnist), 'SERVING_BAD_SHAPE', /inputs\[0\]\.data\[0\]\[5\]: expected 28 values, got 27/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('pixels', 'FP32', [1, 28, 28], images)] }, mnist), 'SERVING_BAD_SHAPE', /inputs\[0\]\.data\[0\]\[5\]: expected 28 values, got 27/)
   // Half-nested (rows of 4 for a [2, 2, 2] shape) is neither natural nor flat.
   const cube: ModelSignature = { inputs: [spec('c', 'FP32', [-1, 2, 2])], outputs: [] }
-  assertBad(() => decodeInferRequest({ inputs: [input('c', 'FP32', [2, 2, 2], [[1, 2, 3, 4], [5, 6, 7, 8]])] }, cube), 'SERVING_BAD_SHAPE', /data\[0\]: expected 2 values, got 4/)
-  assertBad(() => decodeInferRequest({ inputs: [input('x', 'FP32', [1, 2], [1, [2]])] }, pair), 'SERVING_BAD_VALUE', /inputs\[0\]\.data\[1\]: expected a number \(FP32\), got a list/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('c', 'FP32', [2, 2, 2], [[1, 2, 3, 4], [5, 6, 7, 8]])] }, cube), 'SERVING_BAD_SHAPE', /data\[0\]: expected 2 values, got 4/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'FP32', [1, 2], [1, [2]])] }, pair), 'SERVING_BAD_VALUE', /inputs\[0\]\.data\[1\]: expected a number \(FP32\), got a list/)
 })
 
 test('shape: non-negative integers whose product is the element count, fitting the model\'s shape', () => {
   for (const shape of [[-1, 2], [1.5, 2], ['2', 2], 'x', [2, 2 ** 64]]) {
-    assertBad(() => decodeInferRequest({ inputs: [input('x', 'FP32', shape, [1, 2])] }, pair), 'SERVING_BAD_SHAPE', /\.shape: expected a list of non-negative integers/)
+    throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'FP32', shape, [1, 2])] }, pair), 'SERVING_BAD_SHAPE', /\.shape: expected a list of non-negative integers/)
   }
-  assertBad(() => decodeInferRequest({ inputs: [input('x', 'FP32', [2, 2], [1, 2, 3])] }, pair), 'SERVING_BAD_SHAPE', /shape \[2, 2\] holds 4 elements, data has 3/)
-  assertBad(() => decodeInferRequest({ inputs: [input('x', 'FP32', [1, 3], [1, 2, 3])] }, pair), 'SERVING_BAD_SHAPE', /\.shape: expected \[-1, 2\] \(-1: any size\), got \[1, 3\]/)
-  assertBad(() => decodeInferRequest({ inputs: [input('x', 'FP32', [2], [1, 2])] }, pair), 'SERVING_BAD_SHAPE', /expected \[-1, 2\].*got \[2\]/)
-  assertBad(() => decodeInferRequest({ inputs: [input('x', 'FP32', [0, 2], [])] }, pair), 'SERVING_BAD_SHAPE', /holds no elements/)
-  assertBad(() => decodeInferRequest({ inputs: [input('x', 'FP32', [1e9, 2], [1, 2])] }, pair), 'SERVING_BAD_SHAPE', /holds 2000000000 elements, data has 2/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'FP32', [2, 2], [1, 2, 3])] }, pair), 'SERVING_BAD_SHAPE', /shape \[2, 2\] holds 4 elements, data has 3/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'FP32', [1, 3], [1, 2, 3])] }, pair), 'SERVING_BAD_SHAPE', /\.shape: expected \[-1, 2\] \(-1: any size\), got \[1, 3\]/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'FP32', [2], [1, 2])] }, pair), 'SERVING_BAD_SHAPE', /expected \[-1, 2\].*got \[2\]/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'FP32', [0, 2], [])] }, pair), 'SERVING_BAD_SHAPE', /holds no elements/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'FP32', [1e9, 2], [1, 2])] }, pair), 'SERVING_BAD_SHAPE', /holds 2000000000 elements, data has 2/)
 })
 
 test('datatype: one of the spec\'s Tensor Data Types and the model input\'s own', () => {
-  assertBad(() => decodeInferRequest({ inputs: [input('x', 'FLOAT32', [1, 2], [1, 2])] }, pair), 'SERVING_BAD_DATATYPE', /expected one of the protocol's data types.*got "FLOAT32"/)
-  assertBad(() => decodeInferRequest({ inputs: [input('x', 'FP16', [1, 2], [1, 2])] }, pair), 'SERVING_BAD_DATATYPE', /the model's input is FP32, got FP16/)
-  assertBad(() => decodeInferRequest({ inputs: [input('x', 'fp32', [1, 2], [1, 2])] }, pair), 'SERVING_BAD_DATATYPE', /got "fp32"/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'FLOAT32', [1, 2], [1, 2])] }, pair), 'SERVING_BAD_DATATYPE', /expected one of the protocol's data types.*got "FLOAT32"/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'FP16', [1, 2], [1, 2])] }, pair), 'SERVING_BAD_DATATYPE', /the model's input is FP32, got FP16/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('x', 'fp32', [1, 2], [1, 2])] }, pair), 'SERVING_BAD_DATATYPE', /got "fp32"/)
 })
 
 test('elements: the JSON type of the datatype, integers in range, no NaN unless allowed', () => {
   const one = (datatype: DataType, data: unknown[], options = {}): unknown =>
     decodeInferRequest({ inputs: [input('n', datatype, [data.length], data)] }, { inputs: [spec('n', datatype, [-1])], outputs: [] }, options).inputs.get('n')?.data
-  assertBad(() => one('FP32', [1, '2']), 'SERVING_BAD_VALUE', /input "n": inputs\[0\]\.data\[1\]: expected a number \(FP32\), got "2"/)
-  assertBad(() => one('UINT8', [256]), 'SERVING_BAD_VALUE', /expected an integer from 0 to 255 \(UINT8\), got 256/)
-  assertBad(() => one('INT32', [2 ** 31]), 'SERVING_BAD_VALUE', /INT32\), got 2147483648/)
-  assertBad(() => one('INT16', [0.5]), 'SERVING_BAD_VALUE', /got 0\.5/)
-  assertBad(() => one('BOOL', [0]), 'SERVING_BAD_VALUE', /expected true or false/)
-  assertBad(() => one('BYTES', [{ b64: 'AAAA' }]), 'SERVING_BAD_VALUE', /expected a string \(BYTES\)/)
+  throwsBadRequest(() => one('FP32', [1, '2']), 'SERVING_BAD_VALUE', /input "n": inputs\[0\]\.data\[1\]: expected a number \(FP32\), got "2"/)
+  throwsBadRequest(() => one('UINT8', [256]), 'SERVING_BAD_VALUE', /expected an integer from 0 to 255 \(UINT8\), got 256/)
+  throwsBadRequest(() => one('INT32', [2 ** 31]), 'SERVING_BAD_VALUE', /INT32\), got 2147483648/)
+  throwsBadRequest(() => one('INT16', [0.5]), 'SERVING_BAD_VALUE', /got 0\.5/)
+  throwsBadRequest(() => one('BOOL', [0]), 'SERVING_BAD_VALUE', /expected true or false/)
+  throwsBadRequest(() => one('BYTES', [{ b64: 'AAAA' }]), 'SERVING_BAD_VALUE', /expected a string \(BYTES\)/)
   assert.deepEqual(one('BYTES', ['héllo', '']), ['héllo', ''])
   assert.deepEqual(one('INT64', [-(2 ** 62), 7]), new BigInt64Array([-(2n ** 62n), 7n]))
   assert.deepEqual(one('UINT64', [2 ** 64 - 2 ** 11]), new BigUint64Array([2n ** 64n - 2n ** 11n]))
   assert.deepEqual(one('FP64', [0.1]), new Float64Array([0.1]))
   // NaN from TF Serving-style tokens or the strings this codec writes: refused, then allowed.
-  assertBad(() => one('FP32', [1, NaN]), 'SERVING_BAD_VALUE', /data\[1\]: expected a finite number \(FP32\), got NaN/)
-  assertBad(() => one('FP32', ['Infinity']), 'SERVING_BAD_VALUE', /data\[0\]: expected a finite number \(FP32\), got Infinity/)
+  throwsBadRequest(() => one('FP32', [1, NaN]), 'SERVING_BAD_VALUE', /data\[1\]: expected a finite number \(FP32\), got NaN/)
+  throwsBadRequest(() => one('FP32', ['Infinity']), 'SERVING_BAD_VALUE', /data\[0\]: expected a finite number \(FP32\), got Infinity/)
   const allowed = one('FP32', ['NaN', '-Infinity', Infinity], { allowNonFinite: true }) as Float32Array
   assert.ok(Number.isNaN(allowed[0]))
   assert.deepEqual([...allowed.slice(1)], [-Infinity, Infinity])
-  assertBad(() => one('FP32', ['nan'], { allowNonFinite: true }), 'SERVING_BAD_VALUE', /got "nan"/)
+  throwsBadRequest(() => one('FP32', ['nan'], { allowNonFinite: true }), 'SERVING_BAD_VALUE', /got "nan"/)
 })
 
 test('every model input exactly once; unknown names are 400s', () => {
   const x = input('x', 'FP32', [1, 2], [1, 2])
-  assertBad(() => decodeInferRequest({ inputs: [] }, pair), 'SERVING_BAD_REQUEST', /missing input "x"/)
-  assertBad(() => decodeInferRequest({ inputs: [x, x] }, pair), 'SERVING_BAD_REQUEST', /inputs\[1\]: input "x" is given twice/)
-  assertBad(() => decodeInferRequest({ inputs: [x, input('z', 'FP32', [1], [1])] }, pair), 'SERVING_BAD_REQUEST', /inputs\[1\]: unknown input "z"; the model's inputs are "x"/)
-  assertBad(() => decodeInferRequest({ inputs: [input('input0', 'UINT32', [1, 2], [1, 2])] }, example), 'SERVING_BAD_REQUEST', /missing input "input1"/)
-  assertBad(() => decodeInferRequest({ inputs: x }, pair), 'SERVING_BAD_REQUEST', /"inputs": expected a list of input tensors/)
-  assertBad(() => decodeInferRequest({}, pair), 'SERVING_BAD_REQUEST', /"inputs": expected a list/)
-  assertBad(() => decodeInferRequest({ inputs: [{ shape: [1, 2], datatype: 'FP32', data: [1, 2] }] }, pair), 'SERVING_BAD_REQUEST', /inputs\[0\]\.name: expected a string/)
-  assertBad(() => decodeInferRequest({ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32' }] }, pair), 'SERVING_BAD_REQUEST', /\.data: expected a list of elements, got undefined/)
-  assertBad(() => decodeInferRequest('{}', pair), 'SERVING_BAD_REQUEST', /expected an inference request object/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [] }, pair), 'SERVING_BAD_REQUEST', /missing input "x"/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [x, x] }, pair), 'SERVING_BAD_REQUEST', /inputs\[1\]: input "x" is given twice/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [x, input('z', 'FP32', [1], [1])] }, pair), 'SERVING_BAD_REQUEST', /inputs\[1\]: unknown input "z"; the model's inputs are "x"/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [input('input0', 'UINT32', [1, 2], [1, 2])] }, example), 'SERVING_BAD_REQUEST', /missing input "input1"/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: x }, pair), 'SERVING_BAD_REQUEST', /"inputs": expected a list of input tensors/)
+  throwsBadRequest(() => decodeInferRequest({}, pair), 'SERVING_BAD_REQUEST', /"inputs": expected a list/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [{ shape: [1, 2], datatype: 'FP32', data: [1, 2] }] }, pair), 'SERVING_BAD_REQUEST', /inputs\[0\]\.name: expected a string/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32' }] }, pair), 'SERVING_BAD_REQUEST', /\.data: expected a list of elements, got undefined/)
+  throwsBadRequest(() => decodeInferRequest('{}', pair), 'SERVING_BAD_REQUEST', /expected an inference request object/)
 })
 
 test('inputs share the first dimension (Malt batches along it)', () => {
-  assertBad(
+  throwsBadRequest(
     () => decodeInferRequest({ inputs: [input('input0', 'UINT32', [2, 2], [1, 2, 3, 4]), input('input1', 'BOOL', [3], [true, true, false])] }, example),
     'SERVING_BAD_SHAPE',
     /inputs\[1\] \("input1"\): 3 rows but inputs\[0\] \("input0"\) has 2/,
@@ -126,12 +117,12 @@ test('inputs share the first dimension (Malt batches along it)', () => {
 
 test('requested outputs must name model outputs, once each; id must be a string; parameters scalars', () => {
   const x = input('x', 'FP32', [1, 2], [1, 2])
-  assertBad(() => decodeInferRequest({ inputs: [x], outputs: [{ name: 'nope' }] }, pair), 'SERVING_BAD_REQUEST', /outputs\[0\]: unknown output "nope"; the model's outputs are "y"/)
-  assertBad(() => decodeInferRequest({ inputs: [x], outputs: [{ name: 'y' }, { name: 'y' }] }, pair), 'SERVING_BAD_REQUEST', /requested twice/)
-  assertBad(() => decodeInferRequest({ inputs: [x], outputs: ['y'] }, pair), 'SERVING_BAD_REQUEST', /outputs\[0\]: expected \{"name": <string>\}/)
-  assertBad(() => decodeInferRequest({ inputs: [x], id: 42 }, pair), 'SERVING_BAD_REQUEST', /"id": expected a string, got 42/)
-  assertBad(() => decodeInferRequest({ inputs: [x], parameters: { deep: { a: 1 } } }, pair), 'SERVING_BAD_REQUEST', /"parameters"\.deep: expected a string, number or boolean/)
-  assertBad(() => decodeInferRequest({ inputs: [{ ...x, parameters: [1] }] }, pair), 'SERVING_BAD_REQUEST', /inputs\[0\] \("x"\)\.parameters: expected an object/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [x], outputs: [{ name: 'nope' }] }, pair), 'SERVING_BAD_REQUEST', /outputs\[0\]: unknown output "nope"; the model's outputs are "y"/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [x], outputs: [{ name: 'y' }, { name: 'y' }] }, pair), 'SERVING_BAD_REQUEST', /requested twice/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [x], outputs: ['y'] }, pair), 'SERVING_BAD_REQUEST', /outputs\[0\]: expected \{"name": <string>\}/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [x], id: 42 }, pair), 'SERVING_BAD_REQUEST', /"id": expected a string, got 42/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [x], parameters: { deep: { a: 1 } } }, pair), 'SERVING_BAD_REQUEST', /"parameters"\.deep: expected a string, number or boolean/)
+  throwsBadRequest(() => decodeInferRequest({ inputs: [{ ...x, parameters: [1] }] }, pair), 'SERVING_BAD_REQUEST', /inputs\[0\] \("x"\)\.parameters: expected an object/)
   const decoded = decodeInferRequest({ inputs: [{ ...x, parameters: { content_type: 'np' } }], parameters: { priority: 1, trace: true }, outputs: [{ name: 'y', parameters: {} }] }, pair)
   assert.deepEqual(decoded.parameters, { priority: 1, trace: true })
   assert.deepEqual(decoded.requestedOutputs, ['y'])

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { decodePredictRequest, encodePredictResponse, modelMetadataResponse, modelStatusResponse, type ModelSignature } from './tfserving.js'
 import { parseJsonBody } from './json-body.js'
 import { ServingError, type DataType, type Tensor, type TensorSpec } from '../types.js'
+import { throwsBadRequest } from '../../../test/helpers/errors.js'
 
 const spec = (name: string, datatype: DataType, shape: number[]): TensorSpec => ({ name, datatype, shape })
 const model = (inputs: TensorSpec[], outputs: TensorSpec[] = [spec('y', 'FP32', [-1])]): ModelSignature => ({ inputs, outputs })
@@ -14,17 +15,6 @@ const model = (inputs: TensorSpec[], outputs: TensorSpec[] = [spec('y', 'FP32', 
 const sensors = model([spec('tag', 'BYTES', [-1]), spec('signal', 'FP32', [-1, 5]), spec('sensor', 'FP32', [-1, 2, 2])])
 const mnist = model([spec('pixels', 'FP32', [-1, 28, 28])])
 const pair = model([spec('x', 'FP32', [-1, 2])])
-
-/** Asserts a 400 ServingError with `code` whose message matches every pattern. */
-function assertBad(run: () => unknown, code: string, ...patterns: RegExp[]): void {
-  assert.throws(run, (error: unknown) => {
-    assert.ok(error instanceof ServingError, `expected a ServingError, got ${String(error)}`)
-    assert.equal(error.status, 400, error.message)
-    assert.equal(error.code, code, error.message)
-    for (const pattern of patterns) assert.match(error.message, pattern)
-    return true
-  })
-}
 
 const image = (rows = 28, cols = 28): number[][] => Array.from({ length: rows }, (_, r) => Array.from({ length: cols }, (_, c) => (r * cols + c) / 1000))
 
@@ -74,31 +64,31 @@ test('one input may also be named: {"instances": [{"x": …}]} and {"inputs": {"
 })
 
 test('"instances" XOR "inputs": both or neither is a 400', () => {
-  assertBad(() => decodePredictRequest({ instances: [[1, 2]], inputs: [[1, 2]] }, pair), 'SERVING_BAD_REQUEST', /either "instances".*or "inputs".*not both/)
-  assertBad(() => decodePredictRequest({ examples: [] }, pair), 'SERVING_BAD_REQUEST', /expected "instances" \(row format\) or "inputs"/)
-  assertBad(() => decodePredictRequest([[1, 2]], pair), 'SERVING_BAD_REQUEST', /expected a JSON object/)
-  assertBad(() => decodePredictRequest({ instances: { x: 1 } }, pair), 'SERVING_BAD_REQUEST', /"instances": expected a list of instances/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [[1, 2]], inputs: [[1, 2]] }, pair), 'SERVING_BAD_REQUEST', /either "instances".*or "inputs".*not both/)
+  throwsBadRequest(() => decodePredictRequest({ examples: [] }, pair), 'SERVING_BAD_REQUEST', /expected "instances" \(row format\) or "inputs"/)
+  throwsBadRequest(() => decodePredictRequest([[1, 2]], pair), 'SERVING_BAD_REQUEST', /expected a JSON object/)
+  throwsBadRequest(() => decodePredictRequest({ instances: { x: 1 } }, pair), 'SERVING_BAD_REQUEST', /"instances": expected a list of instances/)
 })
 
 test('signature_name: absent, "serving_default" or "" (proto3\'s unset); anything else names the known one', () => {
   assert.equal(decodePredictRequest({ instances: [[1, 2]] }, pair).signatureName, undefined)
   assert.equal(decodePredictRequest({ signature_name: 'serving_default', instances: [[1, 2]] }, pair).signatureName, 'serving_default')
   assert.equal(decodePredictRequest({ signature_name: '', inputs: [[1, 2]] }, pair).signatureName, '')
-  assertBad(() => decodePredictRequest({ signature_name: 'classify_x_to_y', instances: [[1, 2]] }, pair), 'SERVING_BAD_REQUEST', /"classify_x_to_y" not found/, /"serving_default"/)
-  assertBad(() => decodePredictRequest({ signature_name: 7, instances: [[1, 2]] }, pair), 'SERVING_BAD_REQUEST', /expected a string, got 7/)
+  throwsBadRequest(() => decodePredictRequest({ signature_name: 'classify_x_to_y', instances: [[1, 2]] }, pair), 'SERVING_BAD_REQUEST', /"classify_x_to_y" not found/, /"serving_default"/)
+  throwsBadRequest(() => decodePredictRequest({ signature_name: 7, instances: [[1, 2]] }, pair), 'SERVING_BAD_REQUEST', /expected a string, got 7/)
 })
 
 test('several inputs: every instance is an object with every input; missing or unknown names are 400s', () => {
   const good = { tag: 'a', signal: [1, 2, 3, 4, 5], sensor: [[1, 2], [3, 4]] }
-  assertBad(() => decodePredictRequest({ instances: [good, { tag: 'b', signal: [1, 2, 3, 4, 5] }] }, sensors), 'SERVING_BAD_REQUEST', /instances\[1\]: missing input "sensor"/)
-  assertBad(() => decodePredictRequest({ instances: [{ ...good, extra: 1 }] }, sensors), 'SERVING_BAD_REQUEST', /unknown input "extra"; the model's inputs are "tag", "signal", "sensor"/)
-  assertBad(() => decodePredictRequest({ instances: [good, [1, 2]] }, sensors), 'SERVING_BAD_REQUEST', /instances\[1\]: expected an object with the inputs/)
-  assertBad(() => decodePredictRequest({ inputs: { tag: ['a'], signal: [[1, 2, 3, 4, 5]] } }, sensors), 'SERVING_BAD_REQUEST', /"inputs": missing input "sensor"/)
-  assertBad(() => decodePredictRequest({ inputs: [['a']] }, sensors), 'SERVING_BAD_REQUEST', /"inputs": expected an object keyed by the model's inputs/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [good, { tag: 'b', signal: [1, 2, 3, 4, 5] }] }, sensors), 'SERVING_BAD_REQUEST', /instances\[1\]: missing input "sensor"/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [{ ...good, extra: 1 }] }, sensors), 'SERVING_BAD_REQUEST', /unknown input "extra"; the model's inputs are "tag", "signal", "sensor"/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [good, [1, 2]] }, sensors), 'SERVING_BAD_REQUEST', /instances\[1\]: expected an object with the inputs/)
+  throwsBadRequest(() => decodePredictRequest({ inputs: { tag: ['a'], signal: [[1, 2, 3, 4, 5]] } }, sensors), 'SERVING_BAD_REQUEST', /"inputs": missing input "sensor"/)
+  throwsBadRequest(() => decodePredictRequest({ inputs: [['a']] }, sensors), 'SERVING_BAD_REQUEST', /"inputs": expected an object keyed by the model's inputs/)
 })
 
 test('columnar inputs must agree on the first dimension (Malt batches every input along it)', () => {
-  assertBad(
+  throwsBadRequest(
     () => decodePredictRequest({ inputs: { tag: ['a', 'b', 'c'], signal: [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5]], sensor: [[[1, 2], [3, 4]], [[1, 2], [3, 4]]] } }, sensors),
     'SERVING_BAD_SHAPE',
     /input "signal": inputs\.signal has 2 rows but input "tag" has 3/,
@@ -108,9 +98,9 @@ test('columnar inputs must agree on the first dimension (Malt batches every inpu
 test('shapes: fixed dimensions must match and ragged lists name their path', () => {
   const images = [image(), image(), image(), image()]
   images[3][2] = images[3][2].slice(1)
-  assertBad(() => decodePredictRequest({ instances: images }, mnist), 'SERVING_BAD_SHAPE', /^input "pixels": instances\[3\]\[2\]: expected 28 values, got 27$/)
-  assertBad(() => decodePredictRequest({ instances: [image(27)] }, mnist), 'SERVING_BAD_SHAPE', /instances\[0\]: expected 28 values, got 27/)
-  assertBad(() => decodePredictRequest({ inputs: [image(), image(28, 29)] }, mnist), 'SERVING_BAD_SHAPE', /inputs\[1\]\[0\]: expected 28 values, got 29/)
+  throwsBadRequest(() => decodePredictRequest({ instances: images }, mnist), 'SERVING_BAD_SHAPE', /^input "pixels": instances\[3\]\[2\]: expected 28 values, got 27$/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [image(27)] }, mnist), 'SERVING_BAD_SHAPE', /instances\[0\]: expected 28 values, got 27/)
+  throwsBadRequest(() => decodePredictRequest({ inputs: [image(), image(28, 29)] }, mnist), 'SERVING_BAD_SHAPE', /inputs\[1\]\[0\]: expected 28 values, got 29/)
   const good = decodePredictRequest({ instances: [image(), image()] }, mnist).inputs.get('pixels')
   assert.deepEqual(good?.shape, [2, 28, 28])
   assert.ok(good?.data instanceof Float32Array)
@@ -120,34 +110,34 @@ test('shapes: fixed dimensions must match and ragged lists name their path', () 
 test('-1 dimensions take any size, the same in every instance', () => {
   const variable = model([spec('v', 'FP32', [-1, -1])])
   assert.deepEqual(decodePredictRequest({ instances: [[1, 2, 3], [4, 5, 6]] }, variable).inputs.get('v')?.shape, [2, 3])
-  assertBad(() => decodePredictRequest({ instances: [[1, 2, 3], [4, 5]] }, variable), 'SERVING_BAD_SHAPE', /instances\[1\]: expected 3 values \(a variable dimension.*\), got 2/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [[1, 2, 3], [4, 5]] }, variable), 'SERVING_BAD_SHAPE', /instances\[1\]: expected 3 values \(a variable dimension.*\), got 2/)
   const multi = model([spec('a', 'FP32', [-1, -1]), spec('b', 'INT32', [-1])])
-  assertBad(() => decodePredictRequest({ instances: [{ a: [1, 2], b: 1 }, { a: [1], b: 2 }] }, multi), 'SERVING_BAD_SHAPE', /input "a": instances\[1\]\.a: expected 2 values/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [{ a: [1, 2], b: 1 }, { a: [1], b: 2 }] }, multi), 'SERVING_BAD_SHAPE', /input "a": instances\[1\]\.a: expected 2 values/)
 })
 
 test('values nested deeper than the shape, or not deep enough, are 400s naming the place', () => {
-  assertBad(() => decodePredictRequest({ instances: [[1, [2]]] }, pair), 'SERVING_BAD_VALUE', /instances\[0\]\[1\]: expected a number \(FP32\), got a list \[2\], nested deeper than the input's shape \[-1, 2\]/)
-  assertBad(() => decodePredictRequest({ instances: [1, 2] }, pair), 'SERVING_BAD_SHAPE', /instances\[0\]: expected a list of 2 values \(the input's shape is \[-1, 2\]\), got 1/)
-  assertBad(() => decodePredictRequest({ inputs: 5 }, pair), 'SERVING_BAD_SHAPE', /inputs: expected a list/)
-  assertBad(() => decodePredictRequest({ instances: [{ tag: 'a', signal: [[1, 2, 3, 4, 5]], sensor: [[1, 2], [3, 4]] }] }, sensors), 'SERVING_BAD_SHAPE', /instances\[0\]\.signal: expected 5 values, got 1/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [[1, [2]]] }, pair), 'SERVING_BAD_VALUE', /instances\[0\]\[1\]: expected a number \(FP32\), got a list \[2\], nested deeper than the input's shape \[-1, 2\]/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [1, 2] }, pair), 'SERVING_BAD_SHAPE', /instances\[0\]: expected a list of 2 values \(the input's shape is \[-1, 2\]\), got 1/)
+  throwsBadRequest(() => decodePredictRequest({ inputs: 5 }, pair), 'SERVING_BAD_SHAPE', /inputs: expected a list/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [{ tag: 'a', signal: [[1, 2, 3, 4, 5]], sensor: [[1, 2], [3, 4]] }] }, sensors), 'SERVING_BAD_SHAPE', /instances\[0\]\.signal: expected 5 values, got 1/)
 })
 
 test('an empty batch is a 400', () => {
-  assertBad(() => decodePredictRequest({ instances: [] }, pair), 'SERVING_BAD_SHAPE', /"instances" is empty/)
-  assertBad(() => decodePredictRequest({ inputs: [] }, pair), 'SERVING_BAD_SHAPE', /inputs is empty: expected at least one row/)
-  assertBad(() => decodePredictRequest({ inputs: { x: [] } }, pair), 'SERVING_BAD_SHAPE', /inputs\.x is empty/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [] }, pair), 'SERVING_BAD_SHAPE', /"instances" is empty/)
+  throwsBadRequest(() => decodePredictRequest({ inputs: [] }, pair), 'SERVING_BAD_SHAPE', /inputs is empty: expected at least one row/)
+  throwsBadRequest(() => decodePredictRequest({ inputs: { x: [] } }, pair), 'SERVING_BAD_SHAPE', /inputs\.x is empty/)
 })
 
 test('a fixed batch dimension takes exactly that many rows', () => {
-  assertBad(() => decodePredictRequest({ instances: [[1, 2], [3, 4]] }, model([spec('x', 'FP32', [1, 2])])), 'SERVING_BAD_SHAPE', /takes exactly 1 rows .*got 2/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [[1, 2], [3, 4]] }, model([spec('x', 'FP32', [1, 2])])), 'SERVING_BAD_SHAPE', /takes exactly 1 rows .*got 2/)
 })
 
 test('element types: numbers for numeric inputs, booleans for BOOL, strings for BYTES', () => {
-  assertBad(() => decodePredictRequest({ instances: [[1, '2']] }, pair), 'SERVING_BAD_VALUE', /input "x": instances\[0\]\[1\]: expected a number \(FP32\), got "2"/)
-  assertBad(() => decodePredictRequest({ instances: [[1, null]] }, pair), 'SERVING_BAD_VALUE', /got null/)
-  assertBad(() => decodePredictRequest({ instances: [1] }, model([spec('b', 'BOOL', [-1])])), 'SERVING_BAD_VALUE', /instances\[0\]: expected true or false \(BOOL\), got 1/)
-  assertBad(() => decodePredictRequest({ instances: [true] }, model([spec('i', 'INT32', [-1])])), 'SERVING_BAD_VALUE', /expected an integer/)
-  assertBad(() => decodePredictRequest({ instances: [3] }, model([spec('s', 'BYTES', [-1])])), 'SERVING_BAD_VALUE', /expected a string or \{"b64": "<base64>"\} \(BYTES\), got 3/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [[1, '2']] }, pair), 'SERVING_BAD_VALUE', /input "x": instances\[0\]\[1\]: expected a number \(FP32\), got "2"/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [[1, null]] }, pair), 'SERVING_BAD_VALUE', /got null/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [1] }, model([spec('b', 'BOOL', [-1])])), 'SERVING_BAD_VALUE', /instances\[0\]: expected true or false \(BOOL\), got 1/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [true] }, model([spec('i', 'INT32', [-1])])), 'SERVING_BAD_VALUE', /expected an integer/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [3] }, model([spec('s', 'BYTES', [-1])])), 'SERVING_BAD_VALUE', /expected a string or \{"b64": "<base64>"\} \(BYTES\), got 3/)
   const bools = decodePredictRequest({ instances: [[true, false]] }, model([spec('b', 'BOOL', [-1, 2])]))
   assert.deepEqual(bools.inputs.get('b')?.data, [true, false])
 })
@@ -155,12 +145,12 @@ test('element types: numbers for numeric inputs, booleans for BOOL, strings for 
 test('integer inputs refuse fractions and out-of-range values, per type', () => {
   const one = (datatype: DataType, value: number): unknown => decodePredictRequest({ instances: [value] }, model([spec('n', datatype, [-1])])).inputs.get('n')?.data
   assert.deepEqual(one('UINT8', 255), new Uint8Array([255]))
-  assertBad(() => one('UINT8', 256), 'SERVING_BAD_VALUE', /instances\[0\]: expected an integer from 0 to 255 \(UINT8\), got 256/)
-  assertBad(() => one('UINT8', -1), 'SERVING_BAD_VALUE', /got -1/)
+  throwsBadRequest(() => one('UINT8', 256), 'SERVING_BAD_VALUE', /instances\[0\]: expected an integer from 0 to 255 \(UINT8\), got 256/)
+  throwsBadRequest(() => one('UINT8', -1), 'SERVING_BAD_VALUE', /got -1/)
   assert.deepEqual(one('INT32', -(2 ** 31)), new Int32Array([-(2 ** 31)]))
-  assertBad(() => one('INT32', 2 ** 31), 'SERVING_BAD_VALUE', /from -2147483648 to 2147483647 \(INT32\), got 2147483648/)
-  assertBad(() => one('INT32', 1.5), 'SERVING_BAD_VALUE', /got 1\.5/)
-  assertBad(() => one('INT8', 128), 'SERVING_BAD_VALUE', /INT8/)
+  throwsBadRequest(() => one('INT32', 2 ** 31), 'SERVING_BAD_VALUE', /from -2147483648 to 2147483647 \(INT32\), got 2147483648/)
+  throwsBadRequest(() => one('INT32', 1.5), 'SERVING_BAD_VALUE', /got 1\.5/)
+  throwsBadRequest(() => one('INT8', 128), 'SERVING_BAD_VALUE', /INT8/)
   assert.deepEqual(one('UINT32', 2 ** 32 - 1), new Uint32Array([2 ** 32 - 1]))
   assert.deepEqual(one('INT16', -32768), new Int16Array([-32768]))
   assert.deepEqual(one('UINT16', 65535), new Uint16Array([65535]))
@@ -171,14 +161,14 @@ test('INT64 and UINT64 land in BigInt64Array / BigUint64Array', () => {
   assert.deepEqual(longs?.data, new BigInt64Array([2n ** 53n, -(2n ** 62n)]))
   const unsigned = decodePredictRequest({ inputs: [2 ** 63] }, model([spec('u', 'UINT64', [-1])])).inputs.get('u')
   assert.deepEqual(unsigned?.data, new BigUint64Array([2n ** 63n]))
-  assertBad(() => decodePredictRequest({ instances: [2 ** 63] }, model([spec('l', 'INT64', [-1])])), 'SERVING_BAD_VALUE', /INT64\), got 9223372036854776000/)
-  assertBad(() => decodePredictRequest({ instances: [-1] }, model([spec('u', 'UINT64', [-1])])), 'SERVING_BAD_VALUE', /UINT64/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [2 ** 63] }, model([spec('l', 'INT64', [-1])])), 'SERVING_BAD_VALUE', /INT64\), got 9223372036854776000/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [-1] }, model([spec('u', 'UINT64', [-1])])), 'SERVING_BAD_VALUE', /UINT64/)
 })
 
 test('NaN and ±Infinity are refused with the input and element, unless allowNonFinite', () => {
   const body = parseJsonBody('{"instances": [[1.0, 2.0], [NaN, 4.0]]}', { nonFiniteTokens: true })
-  assertBad(() => decodePredictRequest(body, pair), 'SERVING_BAD_VALUE', /^input "x": instances\[1\]\[0\]: expected a finite number \(FP32\), got NaN/)
-  assertBad(() => decodePredictRequest({ inputs: [[1, -Infinity]] }, pair), 'SERVING_BAD_VALUE', /inputs\[0\]\[1\].*got -Infinity/)
+  throwsBadRequest(() => decodePredictRequest(body, pair), 'SERVING_BAD_VALUE', /^input "x": instances\[1\]\[0\]: expected a finite number \(FP32\), got NaN/)
+  throwsBadRequest(() => decodePredictRequest({ inputs: [[1, -Infinity]] }, pair), 'SERVING_BAD_VALUE', /inputs\[0\]\[1\].*got -Infinity/)
   const allowed = decodePredictRequest(body, pair, { allowNonFinite: true }).inputs.get('x')?.data as Float32Array
   assert.ok(Number.isNaN(allowed[2]))
   assert.equal(allowed[3], 4)
@@ -194,8 +184,8 @@ test('{"b64": …} is a BYTES value (decoded), and only for BYTES inputs', () =>
   assert.deepEqual(decoded.inputs.get('image')?.data, ['image bytes', 'awesome image bytes'])
   const one = decodePredictRequest({ instances: [{ b64: 'AP8=' }] }, model([spec('raw', 'BYTES', [-1])]))
   assert.deepEqual(one.inputs.get('raw')?.data, ['\u0000\u00ff'])
-  assertBad(() => decodePredictRequest({ instances: [[{ b64: 'AAAA' }, 1]] }, pair), 'SERVING_BAD_VALUE', /expected a number \(FP32\), got \{"b64":"AAAA"\} \(b64 values are for BYTES inputs only\)/)
-  assertBad(() => decodePredictRequest({ instances: [{ b64: 'not base64!' }] }, model([spec('raw', 'BYTES', [-1])])), 'SERVING_BAD_VALUE', /"b64" is not base64/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [[{ b64: 'AAAA' }, 1]] }, pair), 'SERVING_BAD_VALUE', /expected a number \(FP32\), got \{"b64":"AAAA"\} \(b64 values are for BYTES inputs only\)/)
+  throwsBadRequest(() => decodePredictRequest({ instances: [{ b64: 'not base64!' }] }, model([spec('raw', 'BYTES', [-1])])), 'SERVING_BAD_VALUE', /"b64" is not base64/)
 })
 
 test('a 64×784 float batch decodes into one Float32Array', () => {
