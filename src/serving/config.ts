@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { MaltError, describeValue } from '../errors.js'
-import { writeFileAtomic } from '../experiments/store/layout.js'
+import { writeJsonAtomic } from '../storage/durable.js'
 import { storageError } from '../storage/local.js'
 import type { ModelConfig, VersionPolicy } from './types.js'
 
@@ -143,5 +143,5 @@ export async function readServerConfig(path: string): Promise<ServerConfigFile> 
 /** Validates `config` and writes it to `path` atomically (temp file, fsync, rename): a reader never sees half a file. */
 export async function writeServerConfig(path: string, config: ServerConfigFile): Promise<void> {
   const valid = parseServerConfig(config, `the config to write to ${path}`)
-  await writeFileAtomic(path, `${JSON.stringify(valid, null, 2)}\n`)
+  await writeJsonAtomic(path, valid)
 }

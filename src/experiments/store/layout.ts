@@ -1,8 +1,7 @@
 // Where an experiment's files live under MALT_HOME (see the layout comment in ../records.ts),
-// how run and app ids are made, and the durable atomic JSON write every record file goes through.
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
+// and how run and app ids are made (record files go through storage/durable.ts's atomic writes).
+import { mkdir, readdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { MaltError, describeValue } from '../../errors.js'
 import { storageError } from '../../storage/local.js'
 
@@ -107,49 +106,4 @@ function checkSegment(what: string, name: string): string {
     throw new MaltError('EXPERIMENT_BAD_NAME', `Expected ${what} to be one file name (no "/", "\\", "." or ".."), received ${describeValue(name)}`)
   }
   return name
-}
-
-/**
- * Writes `data` to `path` so that a reader (or a crash) sees either the old file or the whole
- * new one: temp file in the same directory, fsync, rename, then fsync of the directory so the
- * rename itself survives a power cut. Parent directories are created.
- */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const dir = dirname(path)
-  // LocalStorage.writeFile renames without fsync; a result.json must survive a machine crash.
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-  try {
-    await mkdir(dir, { recursive: true })
-    const handle = await open(temp, 'w')
-    try {
-      await handle.writeFile(data)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temp, path)
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined)
-    throw storageError(error, path, 'write')
-  }
-  await syncDirectory(dir)
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  // Not every platform lets a directory be opened for fsync (Windows); the rename is done anyway.
-  try {
-    const handle = await open(dir, 'r')
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  } catch {
-    // best effort
-  }
-}
-
-/** {@link writeFileAtomic} of `value` as indented JSON with a final newline. */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`)
 }

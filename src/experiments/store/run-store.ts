@@ -9,7 +9,8 @@ import { bestTrial } from '../best.js'
 import type { ExperimentKind, ExperimentRecord, MetricsLine, TrialRecord } from '../records.js'
 import type { Params } from '../types.js'
 import { captureEnvironment, type CaptureEnvironmentOptions, type EnvironmentRecord } from './environment.js'
-import { createRunDir, maltHome, newAppId, trialDir, writeJsonAtomic } from './layout.js'
+import { writeJsonAtomic } from '../../storage/durable.js'
+import { createRunDir, maltHome, newAppId, trialDir } from './layout.js'
 
 /** File names inside a run and a trial directory. */
 export const RUN_FILES = {

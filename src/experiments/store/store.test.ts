@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { useTempDir } from '../../../test/helpers/temp-dir.js'
 import { rejectsWith } from '../../../test/helpers/errors.js'
 import type { ExperimentRecord, TrialRecord } from '../records.js'
-import { attemptDir, createRunDir, experimentsRoot, formatAppId, maltHome, newAppId, runDir, trialDir, writeJsonAtomic } from './layout.js'
+import { writeJsonAtomic } from '../../storage/durable.js'
+import { attemptDir, createRunDir, experimentsRoot, formatAppId, maltHome, newAppId, runDir, trialDir } from './layout.js'
 import { RunStore } from './run-store.js'
 
 const temp = useTempDir()
