@@ -4,6 +4,7 @@
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, normalize, resolve } from 'node:path'
 import { MaltError, describeValue } from '../errors.js'
+import { isFile, pathExists } from '../util/files.js'
 
 const MODEL_JSON = 'model.json'
 const MODEL_ONNX = 'model.onnx'
@@ -76,13 +77,6 @@ async function tfjsFiles(dir: string, jsonName: string): Promise<{ dir: string; 
   return { dir, files: [jsonName, ...shards.map((shard) => normalize(shard as string))] }
 }
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile()
-  } catch {
-    return false
-  }
-}
 
 /** The versions already in `<repository>/<name>/` (numeric directory names). */
 export async function existingVersions(modelDir: string): Promise<number[]> {
@@ -118,7 +112,7 @@ export async function exportModel(options: ExportModelOptions): Promise<Exported
     for (let attempt = 0; ; attempt++) {
       const version = options.version ?? Math.max(0, ...(await existingVersions(modelDir))) + 1
       const target = join(modelDir, String(version))
-      if (await exists(target)) {
+      if (await pathExists(target)) {
         if (options.version !== undefined || attempt >= 10) throw versionExists(target)
         continue // Another export took this number since the scan: take the next one.
       }
@@ -142,13 +136,4 @@ export async function exportModel(options: ExportModelOptions): Promise<Exported
 
 function versionExists(target: string): MaltError {
   return new MaltError('EXPORT_VERSION_EXISTS', `${target} already exists: versions are immutable; export as a new version`)
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path)
-    return true
-  } catch {
-    return false
-  }
 }

@@ -1,11 +1,11 @@
 // The ONNX runtime: a version directory with `model.onnx`, run by onnxruntime-node. That package
 // is an optional dependency, imported on the first ONNX load so TF.js-only servers never need it.
-import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type * as Ort from 'onnxruntime-node'
 import { MaltError, describeValue } from '../../errors.js'
 import { TYPED_ARRAYS, allocate } from '../tensor.js'
 import { ServingError, type DataType, type LoadedModel, type ModelRuntime, type Tensor, type TensorData, type TensorSpec } from '../types.js'
+import { isFile } from '../../util/files.js'
 
 const MODEL_ONNX = 'model.onnx'
 
@@ -225,12 +225,8 @@ class OnnxServable implements LoadedModel {
 export const onnxRuntime: ModelRuntime = {
   name: 'onnx',
 
-  async accepts(dir) {
-    try {
-      return (await stat(join(dir, MODEL_ONNX))).isFile()
-    } catch {
-      return false
-    }
+  accepts(dir) {
+    return isFile(join(dir, MODEL_ONNX))
   },
 
   async load(dir) {

@@ -1,11 +1,12 @@
 // The TF.js runtime: a version directory with `model.json` (a Layers or a Graph model, told
 // apart by its `format`) and its weight shards, run on Malt's backend (native kernels when built).
-import { readFile, stat } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type * as tfjs from '@tensorflow/tfjs'
 import { MaltError } from '../../errors.js'
 import { tf, ready } from '../../backend/index.js'
 import { ServingError, type DataType, type LoadedModel, type ModelRuntime, type Tensor, type TensorSpec } from '../types.js'
+import { isFile } from '../../util/files.js'
 
 const MODEL_JSON = 'model.json'
 
@@ -126,12 +127,8 @@ function required(inputs: ReadonlyMap<string, Tensor>, name: string): Tensor {
 export const tfjsRuntime: ModelRuntime = {
   name: 'tfjs',
 
-  async accepts(dir) {
-    try {
-      return (await stat(join(dir, MODEL_JSON))).isFile()
-    } catch {
-      return false
-    }
+  accepts(dir) {
+    return isFile(join(dir, MODEL_JSON))
   },
 
   async load(dir) {
