@@ -7,11 +7,12 @@ import { inferCsvSchema } from '../data/sources/csv.js'
 import { parquetInfo } from '../data/sources/parquet.js'
 import { writeTfRecord } from '../data/sources/tfrecord.js'
 import type { Transformer } from '../data/transformers/base.js'
-import { transformerFromJSON } from '../data/transformers/pipeline.js'
+import { Pipeline, transformerFromJSON } from '../data/transformers/pipeline.js'
 import type { Row } from '../data/types.js'
 import { writeCsv, writeJsonl } from '../data/writers/text.js'
 import { resolvePath } from '../storage/index.js'
 import { requireInteger } from '../util/checks.js'
+import { PipelineServable } from './pipeline.js'
 import { loadModelVersion, onnxRuntime, tfjsRuntime } from './runtimes/index.js'
 import { allocate, elementCount } from './tensor.js'
 import type { LoadedModel, Tensor, TensorData, TensorSpec } from './types.js'
@@ -34,7 +35,10 @@ export interface BatchPredictOptions {
    * else an error listing the columns and the input size needed
    */
   features?: string[]
-  /** A fitted pipeline (or transformer) JSON applied to each row before the model; the output rows keep the input's columns. @defaultValue none */
+  /**
+   * A fitted pipeline (or transformer) JSON applied to each row before the model; the output rows keep the input's columns.
+   * @defaultValue the version's `pipeline.json` (as `malt serve` runs it: the stages that make the features), if it has one
+   */
   pipeline?: string
   /** Name of the added column. @defaultValue 'prediction' */
   predictionColumn?: string
@@ -42,7 +46,7 @@ export interface BatchPredictOptions {
    * `'scores'`: the model's output vector (a number when the model gives one value per row);
    * `'class'`: the arg-max index (for one value per row, 1 when it is ≥ 0.5); a list of labels:
    * the arg-max's label (two labels for one value per row). Ties go to the first index.
-   * @defaultValue 'scores'
+   * @defaultValue the labels of the version's pipeline when it indexed a label, else 'scores'
    */
   prediction?: PredictionKind
   /** Rows per model call. @defaultValue 256 */
@@ -309,7 +313,7 @@ async function writeRows(options: BatchPredictOptions, checked: Checked, rows: A
 }
 
 /** Input rows with their prediction, in input order, one model call per batch. */
-async function* predictRows(options: BatchPredictOptions, checked: Checked, model: LoadedModel, transformer: Transformer | undefined): AsyncGenerator<Row> {
+async function* predictRows(options: BatchPredictOptions, checked: Checked, model: LoadedModel, transformer: Transformer | undefined, pipelineFeatures: string): AsyncGenerator<Row> {
   const plan = planModel(model, options.model)
   const { input } = options
   const integers = !['FP32', 'FP64', 'FP16'].includes(plan.input.datatype)
@@ -345,7 +349,7 @@ async function* predictRows(options: BatchPredictOptions, checked: Checked, mode
       throw new MaltError('PREDICT_BAD_OPTION', `${input}: row ${rowNumber} already has a column "${checked.predictionColumn}"; name the prediction column otherwise (predictionColumn, CLI: --column)`)
     }
     if (features === undefined) {
-      const fromPipeline = transformer && options.features === undefined && Object.hasOwn(modelRow, DEFAULTS.pipelineFeatures) ? [DEFAULTS.pipelineFeatures] : undefined
+      const fromPipeline = transformer && options.features === undefined && Object.hasOwn(modelRow, pipelineFeatures) ? [pipelineFeatures] : undefined
       features = resolveFeatures(modelRow, options.features ?? fromPipeline, plan, input)
     }
     values ??= newValues()
@@ -371,10 +375,22 @@ export async function batchPredict(options: BatchPredictOptions): Promise<BatchP
   const checked = checkOptions(options)
   const { storage, path } = resolvePath(options.input)
   if ((await storage.stat(path)).isDirectory) throw new MaltError('PREDICT_BAD_OPTION', `input ${options.input} is a directory; expected a data file`, { location: { file: options.input } })
-  const transformer = options.pipeline === undefined ? undefined : await loadTransformer(options.pipeline)
-  const model = await loadModel(options.model)
+  let transformer = options.pipeline === undefined ? undefined : await loadTransformer(options.pipeline)
+  let model = await loadModel(options.model)
+  let pipelineFeatures: string = DEFAULTS.pipelineFeatures
+  if (model instanceof PipelineServable) {
+    // A version exported with its pipeline: run the model behind it on rows through the pipeline's
+    // feature stages (unless another pipeline was given), naming labels when it indexed one.
+    const { plan } = model
+    model = model.model
+    if (transformer === undefined) {
+      transformer = new Pipeline(plan.stages)
+      pipelineFeatures = plan.features
+      if (options.prediction === undefined && plan.label !== undefined) checked.prediction = plan.label.inverse.labels
+    }
+  }
   try {
-    const rows = await writeRows(options, checked, predictRows(options, checked, model, transformer))
+    const rows = await writeRows(options, checked, predictRows(options, checked, model, transformer, pipelineFeatures))
     return { rows, seconds: (performance.now() - started) / 1000 }
   } finally {
     await model.dispose()

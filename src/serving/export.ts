@@ -5,6 +5,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat } 
 import { basename, dirname, isAbsolute, join, normalize, resolve } from 'node:path'
 import { MaltError, describeValue } from '../errors.js'
 import { isFile, pathExists } from '../util/files.js'
+import { PIPELINE_FILE, planServing, readPipelineFile } from './pipeline.js'
 
 const MODEL_JSON = 'model.json'
 const MODEL_ONNX = 'model.onnx'
@@ -20,6 +21,12 @@ export interface ExportModelOptions {
   name: string
   /** @defaultValue one above the newest version there */
   version?: number
+  /**
+   * A fitted pipeline JSON (Pipeline.save) the server runs on raw request columns before the model
+   * (and whose label LabelIndexer maps the scores back to names); copied as `pipeline.json`.
+   * @defaultValue none: requests carry the model's own inputs
+   */
+  pipeline?: string
 }
 
 /** Where a model was exported. */
@@ -98,6 +105,8 @@ export async function exportModel(options: ExportModelOptions): Promise<Exported
     throw new MaltError('EXPORT_BAD_VERSION', `Version must be a positive integer; received ${describeValue(options.version)}`)
   }
   const { dir: sourceDir, files } = await modelFiles(options.source)
+  // Checked before anything is written: a pipeline the server could not plan would fail the version's load.
+  if (options.pipeline !== undefined) planServing(await readPipelineFile(resolve(options.pipeline)), options.pipeline)
   const modelDir = join(resolve(options.repository), options.name)
   // The first directory mkdir created, if any: removed again when this export fails (an empty model dir is served as a model with no versions).
   const created = await mkdir(modelDir, { recursive: true })
@@ -109,6 +118,7 @@ export async function exportModel(options: ExportModelOptions): Promise<Exported
       await mkdir(dirname(join(temporary, servedName(file, index))), { recursive: true })
       await copyFile(join(sourceDir, file), join(temporary, servedName(file, index)))
     }
+    if (options.pipeline !== undefined) await copyFile(resolve(options.pipeline), join(temporary, PIPELINE_FILE))
     for (let attempt = 0; ; attempt++) {
       const version = options.version ?? Math.max(0, ...(await existingVersions(modelDir))) + 1
       const target = join(modelDir, String(version))
@@ -125,7 +135,7 @@ export async function exportModel(options: ExportModelOptions): Promise<Exported
         if (options.version !== undefined || attempt >= 10) throw versionExists(target)
         continue // Another export took this number: take the next one.
       }
-      return { name: options.name, version, dir: target, files: files.map(servedName) }
+      return { name: options.name, version, dir: target, files: [...files.map(servedName), ...(options.pipeline === undefined ? [] : [PIPELINE_FILE])] }
     }
   } catch (error) {
     await rm(temporary, { recursive: true, force: true })

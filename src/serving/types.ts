@@ -26,6 +26,11 @@ export interface TensorSpec {
   name: string
   datatype: DataType
   shape: number[]
+  /**
+   * JSON null is accepted as a missing element (NaN for floats, '' for BYTES): inputs a served
+   * pipeline's Imputer fills. Not part of either protocol's metadata.
+   */
+  nullable?: boolean
 }
 
 /**

@@ -14,6 +14,7 @@ interface ExportFlags {
   experiment?: string
   trial?: string
   version?: number
+  pipeline?: string
   home?: string
 }
 
@@ -43,13 +44,14 @@ export function registerModels(program: Command): void {
     .option('--experiment <id>', "an experiment: export its best trial's saved model (ctx.saveModel)")
     .option('--trial <name>', 'with --experiment: this trial instead of the best')
     .option('--version <n>', 'the version number (default: one above the newest)', integerOption('--version'))
+    .option('--pipeline <file>', 'a fitted pipeline JSON (Pipeline.save): the server runs it on raw request columns before the model, and maps scores back to label names')
     .action(async (flags: ExportFlags) => {
       if ((flags.from === undefined) === (flags.experiment === undefined)) {
         throw new MaltError('CLI_BAD_OPTION', 'Give the model with --from <path> or --experiment <id> (one of them)')
       }
       if (flags.trial !== undefined && flags.experiment === undefined) throw new MaltError('CLI_BAD_OPTION', '--trial needs --experiment')
       const source = flags.from ?? (await trialModelDir(flags))
-      const exported = await exportModel({ source, repository: flags.repo, name: flags.name, version: flags.version })
+      const exported = await exportModel({ source, repository: flags.repo, name: flags.name, version: flags.version, pipeline: flags.pipeline })
       process.stdout.write(`exported ${exported.name} version ${exported.version} to ${exported.dir}\n`)
     })
 }

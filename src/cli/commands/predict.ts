@@ -17,6 +17,7 @@ interface PredictFlags {
   pipeline?: string
   column?: string
   class?: boolean
+  scores?: boolean
   labels?: string
   batchSize?: number
 }
@@ -49,10 +50,12 @@ async function readLabels(value: string): Promise<string[]> {
   return labels
 }
 
-async function predictionKind(flags: PredictFlags): Promise<PredictionKind> {
-  if (flags.class && flags.labels !== undefined) throw new MaltError('CLI_BAD_OPTION', '--class and --labels both choose what the prediction column holds; give one of them')
+/** What the prediction column holds; undefined leaves it to batchPredict (labels of the version's pipeline, else scores). */
+async function predictionKind(flags: PredictFlags): Promise<PredictionKind | undefined> {
+  const chosen = [flags.class && '--class', flags.scores && '--scores', flags.labels !== undefined && '--labels'].filter(Boolean)
+  if (chosen.length > 1) throw new MaltError('CLI_BAD_OPTION', `${chosen.join(' and ')} each choose what the prediction column holds; give one of them`)
   if (flags.labels !== undefined) return readLabels(flags.labels)
-  return flags.class ? 'class' : 'scores'
+  return flags.class ? 'class' : flags.scores ? 'scores' : undefined
 }
 
 /** A bar over the rows when the input says how many it holds (Parquet's footer), else a running count. */
@@ -71,9 +74,10 @@ export function registerPredict(program: Command): void {
     .requiredOption('--input <file>', 'the data: .csv .tsv .jsonl .ndjson .parquet .tfrecord[.gz]')
     .requiredOption('--output <file>', 'where the rows go: .csv .tsv .jsonl .ndjson .tfrecord[.gz] (written atomically)')
     .option('--features <columns>', 'columns assembled, in order, into the model input, e.g. a,b,c or image (default: the vector column that fits, else the numeric columns)', columnList)
-    .option('--pipeline <file>', 'a fitted pipeline JSON applied to each row first; its "features" column feeds the model')
+    .option('--pipeline <file>', 'a fitted pipeline JSON applied to each row first; its "features" column feeds the model (default: the version\'s pipeline.json, if any)')
     .option('--column <name>', 'the prediction column', 'prediction')
     .option('--class', 'write the arg-max class index instead of the scores')
+    .option('--scores', "write the model's scores (the default, unless the version's pipeline names the labels)")
     .option('--labels <file-or-list>', 'write the arg-max label: a file (JSON array, or one label a line) or a comma-separated list')
     .option('--batch-size <n>', 'rows per model call', integerOption('--batch-size'), 256)
     .action(async (flags: PredictFlags) => {

@@ -253,6 +253,8 @@ export class TensorReader {
   }
 
   private floatElement(value: unknown, path: JsonPath, index?: number): number {
+    // A served pipeline's Imputer fills missing values: null reaches it as NaN, which it treats as missing.
+    if (value === null && this.spec.nullable === true) return NaN
     const nonFinite = typeof value === 'number' ? value : this.rules.nonFiniteStrings && typeof value === 'string' ? NON_FINITE_STRINGS[value] : undefined
     if (nonFinite === undefined) throw this.elementError(value, path, index)
     if (!this.rules.allowNonFinite) {
@@ -262,6 +264,7 @@ export class TensorReader {
   }
 
   private bytesElement(value: unknown, path: JsonPath, index?: number): string {
+    if (value === null && this.spec.nullable === true) return ''
     if (this.rules.b64Objects && isObject(value) && typeof value.b64 === 'string' && Object.keys(value).length === 1) {
       const text = value.b64
       if (!BASE64.test(text) || text.replace(/=+$/, '').length % 4 === 1) {

@@ -3,6 +3,7 @@
 import { readdir } from 'node:fs/promises'
 import { MaltError, describeValue } from '../../errors.js'
 import type { LoadedModel, ModelRuntime } from '../types.js'
+import { withServingPipeline } from '../pipeline.js'
 import { onnxRuntime } from './onnx.js'
 import { tfjsRuntime } from './tfjs.js'
 
@@ -39,7 +40,8 @@ export async function loadModelVersion(dir: string, runtimes: readonly ModelRunt
   for (const runtime of runtimes) {
     if (!(await runtime.accepts(dir))) continue
     try {
-      return await runtime.load(dir)
+      // A fitted data pipeline beside the model (pipeline.json) goes in front of it.
+      return await withServingPipeline(dir, await runtime.load(dir))
     } catch (error) {
       if (error instanceof MaltError) throw error
       // A runtime's library failing on its own terms (TF.js on a model.json that is JSON but not a model).
