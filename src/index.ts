@@ -8,6 +8,7 @@ export * as data from './data/index.js'
 export { Dataset } from './data/dataset.js'
 export * as storage from './storage/index.js'
 export * as experiment from './experiments/index.js'
+export * as trainers from './training/index.js'
 export type { TrialContext, TrainingFunction, ExperimentResult, ExperimentOptions } from './experiments/index.js'
 export { MaltError, type ErrorLocation } from './errors.js'
 
