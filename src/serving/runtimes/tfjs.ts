@@ -7,6 +7,7 @@ import { MaltError } from '../../errors.js'
 import { tf, ready } from '../../backend/index.js'
 import { ServingError, type DataType, type LoadedModel, type ModelRuntime, type Tensor, type TensorSpec } from '../types.js'
 import { isFile } from '../../util/files.js'
+import { planDirectExecution, type DirectPlan } from './direct.js'
 
 const MODEL_JSON = 'model.json'
 
@@ -55,14 +56,34 @@ class LayersServable implements LoadedModel {
   readonly platform = 'tensorflowjs_layers'
   readonly inputs: TensorSpec[]
   readonly outputs: TensorSpec[]
+  /** Set while predictions bypass the TF.js engine (direct.ts); dropped if it ever fails. */
+  private direct: DirectPlan | undefined
 
   constructor(private readonly model: tfjs.LayersModel) {
     // A loaded Sequential model fills inputNames/outputNames only on its first predict: name by layer.
     this.inputs = model.inputs.map((input) => ({ name: input.sourceLayer.name, datatype: dataType(input.dtype, `input ${input.sourceLayer.name}`), shape: specShape(input.shape) }))
     this.outputs = model.outputs.map((output) => ({ name: output.sourceLayer.name, datatype: dataType(output.dtype, `output ${output.sourceLayer.name}`), shape: specShape(output.shape) }))
+    // MALT_SERVING_DIRECT=0 keeps every model on TF.js (see planDirectExecution).
+    this.direct = planDirectExecution(model)
+  }
+
+  /** 'direct' when predictions run the precompiled plan over the native kernels, 'tfjs' when TF.js runs the model. */
+  get execution(): 'direct' | 'tfjs' {
+    return this.direct === undefined ? 'tfjs' : 'direct'
   }
 
   async predict(inputs: ReadonlyMap<string, Tensor>): Promise<Map<string, Tensor>> {
+    if (this.direct !== undefined) {
+      try {
+        // Undefined for inputs the plan does not cover (another dtype, a wrong shape): TF.js serves or rejects them.
+        const outputs = this.direct.predict(inputs)
+        if (outputs !== undefined) return outputs
+      } catch (error) {
+        // A kernel refused what the plan passed: a bug, not the client's fault. TF.js answers from now on.
+        process.stderr.write(`malt serve: direct execution of model ${this.model.name} failed (${(error as Error).message}); TF.js runs it from now on\n`)
+        this.direct = undefined
+      }
+    }
     const feeds = this.inputs.map((spec) => toTf(required(inputs, spec.name)))
     try {
       return await readOutputs(this.outputs, this.model.predict(feeds.length === 1 ? feeds[0] : feeds))
@@ -72,6 +93,8 @@ class LayersServable implements LoadedModel {
   }
 
   async dispose(): Promise<void> {
+    this.direct?.release()
+    this.direct = undefined
     this.model.dispose()
   }
 }
