@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { tf, data, Dataset, nativeBackend } from 'malt'
+import { tf, data, Dataset, nativeBackend, trainers } from 'malt'
 
 let dir: string
 before(() => {
@@ -58,4 +58,16 @@ test("import { nativeBackend } from 'malt': threads and per-kernel call counts",
   nativeBackend.resetCallCounts()
   tf.tidy(() => tf.conv2d(tf.ones([1, 5, 5, 1]).as4D(1, 5, 5, 1), tf.ones([3, 3, 1, 2]).as4D(3, 3, 1, 2), 1, 'valid').dataSync())
   assert.deepEqual(nativeBackend.callCounts().Conv2D, { native: 1, fallback: 0 })
+})
+
+test("the README's distributed training: trainers.ADAG from the package, two worker processes and a parameter server", async () => {
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 128, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })] })
+  const trainer = new trainers.ADAG({ model, optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'],
+    numWorkers: 2, batchSize: 64, features: 'image', label: 'label', oneHot: 10, epochs: 2, communicationWindow: 12, home: join(dir, 'home'), verbose: false })
+  const trained = await trainer.train(data.fashionMnist({ split: 'train' }).take(4000))
+  const history = trainer.history()
+  assert.equal(history.workers.length, 2)
+  assert.equal(history.averaged.length, 2)
+  assert.ok(history.averaged[1].loss < history.averaged[0].loss, JSON.stringify(history.averaged))
+  assert.equal((trained.predict(tf.ones([1, 784])) as ReturnType<typeof tf.ones>).shape[1], 10)
 })

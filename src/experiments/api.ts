@@ -241,6 +241,8 @@ function rebuildAlgorithm(kind: string, space: unknown, stored: Record<string, u
       return new TPE(stored as TpeOptions)
     case 'ablation':
       return new FixedList(ablationRuns((stored.features as string[]) ?? [], (stored.layers as string[][]) ?? []))
+    case 'distributed':
+      throw new MaltError('EXPERIMENT_NOT_RESUMABLE', 'A distributed training run cannot be resumed with `malt experiments resume`: train again (its checkpoints/ hold the center after each epoch)')
     default:
       throw new MaltError('EXPERIMENT_NOT_RESUMABLE', `Experiments of kind ${JSON.stringify(kind)} (a search with your own algorithm) cannot be resumed: Malt cannot rebuild the algorithm; run the search again`)
   }

@@ -14,7 +14,7 @@
 import type { Direction, Params, TrialState } from './types.js'
 
 /** How a search was asked for. */
-export type ExperimentKind = 'launch' | 'grid' | 'random' | 'evolutionary' | 'tpe' | 'ablation' | 'custom'
+export type ExperimentKind = 'launch' | 'grid' | 'random' | 'evolutionary' | 'tpe' | 'ablation' | 'custom' | 'distributed'
 
 /** State of a whole experiment. `killed`: interrupted (Ctrl-C, SIGTERM); resumable. */
 export type ExperimentState = 'running' | 'finished' | 'failed' | 'killed'

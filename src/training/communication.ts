@@ -3,27 +3,9 @@
 // asynchronous optimisers) — each an implementation of one small interface.
 import { join } from 'node:path'
 import type * as tfjs from '@tensorflow/tfjs'
-import type { DriverMessage, WorkerMessage } from './protocol.js'
+import type { Communication, WorkerLink } from './hooks.js'
 import { getFlatWeights, readWeightsFile, setFlatWeights, writeWeightsFile } from './weights.js'
-import type { WorkerPayload } from './worker.js'
-
-/** The hooks the training loop calls. */
-export interface Communication {
-  /** After every batch (`step` counts batches from 1 over all epochs). */
-  afterBatch(step: number): Promise<void>
-  /** After every epoch. */
-  afterEpoch(epoch: number): Promise<void>
-  /** After the last epoch, before the worker's final weights are written. */
-  finish(): Promise<void>
-  /** Frees connections; called once, also after a failure. */
-  close(): Promise<void>
-}
-
-/** What a communication gets from the worker. */
-export interface WorkerLink {
-  send(message: WorkerMessage): void
-  inbox: { next<T extends DriverMessage['type']>(type: T): Promise<Extract<DriverMessage, { type: T }>> }
-}
+import type { WorkerPayload } from './protocol.js'
 
 const nothing: Communication = {
   afterBatch: async () => undefined,
@@ -51,6 +33,15 @@ export async function communicationFor(payload: WorkerPayload, model: tfjs.Layer
   switch (payload.algorithm) {
     case 'averaging':
       return averaging(payload, model, link)
+    case 'downpour':
+    case 'adag':
+    case 'dynsgd':
+    case 'aeasgd':
+    case 'eamsgd':
+      return (await import('./communication-ps.js')).parameterServerCommunication(payload, model, link)
+    case 'allreduce':
+    case 'easgd':
+      return (await import('./communication-ring.js')).ringCommunication(payload, model, link)
     default:
       return nothing
   }

@@ -10,6 +10,18 @@ const DEFAULT_RATES: Readonly<Record<string, number>> = { sgd: 0.01, momentum: 0
 /** The optimiser names {@link createOptimizer} knows. */
 export const OPTIMIZERS: readonly string[] = Object.keys(DEFAULT_RATES)
 
+/** The learning rate a worker starts with. */
+export function initialLearningRate(spec: CompileSpec, algorithm: Algorithm): number {
+  return spec.learningRate ?? DEFAULT_RATES[algorithm === 'eamsgd' ? 'nesterov' : spec.optimizer] ?? 0.001
+}
+
+/** Changes an optimiser's rate in place (SGD and momentum keep it in a tensor; the others read the field each step). */
+export function setLearningRate(optimizer: tfjs.Optimizer, rate: number): void {
+  const target = optimizer as unknown as { learningRate: number; setLearningRate?: (rate: number) => void }
+  if (typeof target.setLearningRate === 'function') target.setLearningRate(rate)
+  else target.learningRate = rate
+}
+
 /** A fresh optimiser; EAMSGD's workers use Nesterov momentum whatever was named (that is the algorithm). */
 export function createOptimizer(spec: CompileSpec, algorithm: Algorithm): tfjs.Optimizer {
   const name = algorithm === 'eamsgd' ? 'nesterov' : spec.optimizer

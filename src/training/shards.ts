@@ -4,9 +4,7 @@
 // in the source (Fashion-MNIST's rows cycle through the classes: a plain every-n-th-row shard,
 // as Dataset.shard(i, n) takes, would give each of 2 workers only half of the classes) is broken; a worker reads its file in blocks, in a shuffled order
 // each epoch, with the next block read while the current one trains (prefetch).
-import { createWriteStream, type WriteStream } from 'node:fs'
-import { open, readFile, writeFile } from 'node:fs/promises'
-import { once } from 'node:events'
+import { open, readFile, writeFile, type FileHandle } from 'node:fs/promises'
 import { MaltError, describeValue } from '../errors.js'
 import type { Dataset } from '../data/dataset.js'
 import type { Row } from '../data/types.js'
@@ -36,12 +34,12 @@ export interface ShardBatch {
 
 const ROWS_PER_WRITE = 512
 
-function cellError(column: string, row: number, detail: string): MaltError {
-  return new MaltError('TRAIN_BAD_ROW', `row ${row} of the training data: column "${column}" ${detail}`, { location: { field: column } })
+function cellError(column: string, row: number, detail: string, what: string): MaltError {
+  return new MaltError('TRAIN_BAD_ROW', `row ${row} of the ${what}: column "${column}" ${detail}`, { location: { field: column } })
 }
 
 /** Writes one row's features and label into `out` at `offset`; returns the values written. */
-function writeRecord(row: Row, rowNumber: number, columns: readonly string[], label: string, out: Float32Array, offset: number, width: number): void {
+function writeRecord(row: Row, rowNumber: number, columns: readonly string[], label: string, out: Float32Array, offset: number, width: number, what: string): void {
   let at = offset
   for (const column of columns) {
     const value = row[column]
@@ -49,73 +47,71 @@ function writeRecord(row: Row, rowNumber: number, columns: readonly string[], la
       out[at++] = Number(value)
     } else if (Array.isArray(value) || ArrayBuffer.isView(value)) {
       const vector = value as unknown as ArrayLike<number>
-      if (at + vector.length > offset + width) throw cellError(column, rowNumber, `has ${vector.length} values; the first row had ${width} features in all`)
+      if (at + vector.length > offset + width) throw cellError(column, rowNumber, `has ${vector.length} values; the first row had ${width} features in all`, what)
       for (let i = 0; i < vector.length; i++) out[at++] = Number(vector[i])
     } else {
-      throw cellError(column, rowNumber, value === undefined ? `is missing; the row has columns ${Object.keys(row).join(', ')}` : `expected a number or a numeric vector, received ${describeValue(value)}`)
+      throw cellError(column, rowNumber, value === undefined ? `is missing; the row has columns ${Object.keys(row).join(', ')}` : `expected a number or a numeric vector, received ${describeValue(value)}`, what)
     }
   }
-  if (at !== offset + width) throw cellError(columns.at(-1)!, rowNumber, `gives ${at - offset} features; the first row gave ${width}`)
+  if (at !== offset + width) throw cellError(columns.at(-1)!, rowNumber, `gives ${at - offset} features; the first row gave ${width}`, what)
   const y = row[label]
-  if (typeof y !== 'number' && typeof y !== 'boolean') throw cellError(label, rowNumber, `expected a numeric label, received ${describeValue(y)}`)
+  if (typeof y !== 'number' && typeof y !== 'boolean') throw cellError(label, rowNumber, `expected a numeric label, received ${describeValue(y)}`, what)
   out[at] = Number(y)
 }
 
-function featureWidth(row: Row, columns: readonly string[], rowNumber: number): number {
+function featureWidth(row: Row, columns: readonly string[], rowNumber: number, what: string): number {
   let width = 0
   for (const column of columns) {
     const value = row[column]
     if (typeof value === 'number' || typeof value === 'boolean') width += 1
     else if (Array.isArray(value) || ArrayBuffer.isView(value)) width += (value as unknown as ArrayLike<number>).length
-    else throw cellError(column, rowNumber, value === undefined ? `is missing; the row has columns ${Object.keys(row).join(', ')}` : `expected a number or a numeric vector, received ${describeValue(value)}`)
+    else throw cellError(column, rowNumber, value === undefined ? `is missing; the row has columns ${Object.keys(row).join(', ')}` : `expected a number or a numeric vector, received ${describeValue(value)}`, what)
   }
   return width
 }
 
-async function write(stream: WriteStream, data: Float32Array): Promise<void> {
-  if (!stream.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))) await once(stream, 'drain')
+async function write(file: FileHandle, data: Float32Array): Promise<void> {
+  await file.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
 }
 
 /**
  * Deals the rows of `data` into `count` shard files `${prefix}-<i>.bin` (plus `.json` metadata), in
  * one pass, each round of `count` rows in a random order of the shards (seeded by `seed`). Every shard gets at least one row or the call fails (too few rows for the workers).
  */
-export async function writeShards(data: Dataset<Row> | Iterable<Row> | AsyncIterable<Row>, count: number, prefix: string, columns: ShardColumns, seed = 42): Promise<ShardMeta[]> {
+export async function writeShards(data: Dataset<Row> | Iterable<Row> | AsyncIterable<Row>, count: number, prefix: string, columns: ShardColumns, seed = 42, what = 'training data'): Promise<ShardMeta[]> {
   const next = random(seed)
   let round: number[] = []
   const featureColumns = Array.isArray(columns.features) ? columns.features : [columns.features]
-  const streams = Array.from({ length: count }, (_, i) => createWriteStream(`${prefix}-${i}.bin`))
+  const files: FileHandle[] = []
   const rows = new Array<number>(count).fill(0)
   let width = -1
   let pending: Float32Array[] = []
   let fill: number[] = []
   let rowNumber = 0
   try {
+    for (let i = 0; i < count; i++) files.push(await open(`${prefix}-${i}.bin`, 'w'))
     for await (const row of data) {
       if (width < 0) {
-        width = featureWidth(row, featureColumns, 0)
+        width = featureWidth(row, featureColumns, 0, what)
         pending = Array.from({ length: count }, () => new Float32Array(ROWS_PER_WRITE * (width + 1)))
         fill = new Array<number>(count).fill(0)
       }
       if (rowNumber % count === 0) round = shuffled(count, next)
       const shard = round[rowNumber % count]
-      writeRecord(row, rowNumber, featureColumns, columns.label, pending[shard], fill[shard] * (width + 1), width)
+      writeRecord(row, rowNumber, featureColumns, columns.label, pending[shard], fill[shard] * (width + 1), width, what)
       rowNumber++
       rows[shard]++
       if (++fill[shard] === ROWS_PER_WRITE) {
-        await write(streams[shard], pending[shard])
+        await write(files[shard], pending[shard])
         pending[shard] = new Float32Array(ROWS_PER_WRITE * (width + 1))
         fill[shard] = 0
       }
     }
-    for (let i = 0; i < count && width >= 0; i++) if (fill[i] > 0) await write(streams[i], pending[i].subarray(0, fill[i] * (width + 1)))
+    for (let i = 0; i < count && width >= 0; i++) if (fill[i] > 0) await write(files[i], pending[i].subarray(0, fill[i] * (width + 1)))
   } finally {
-    await Promise.all(streams.map(async (stream) => {
-      stream.end()
-      await once(stream, 'close')
-    }))
+    await Promise.all(files.map((file) => file.close()))
   }
-  if (rowNumber < count) throw new MaltError('TRAIN_TOO_LITTLE_DATA', `the training data has ${rowNumber} rows; ${count} workers need at least one each`)
+  if (rowNumber < count) throw new MaltError('TRAIN_TOO_LITTLE_DATA', `the ${what} has ${rowNumber} rows; ${count} workers need at least one each`)
   const metas = rows.map((n) => ({ rows: n, featureWidth: width, labelWidth: 1 }))
   await Promise.all(metas.map((meta, i) => writeFile(`${prefix}-${i}.json`, JSON.stringify(meta))))
   return metas
