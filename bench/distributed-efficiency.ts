@@ -32,7 +32,8 @@ function trainerTable(): [string, Build][] {
     ['SingleTrainer', (o) => new trainers.SingleTrainer({ ...o, batchSize: GLOBAL_BATCH })],
     ['AllReduce', (o) => new trainers.AllReduce(o)],
     ['ADAG (window 12)', (o) => new trainers.ADAG({ ...o, communicationWindow: 12 })],
-    ['ADAG (window 4)', (o) => new trainers.ADAG({ ...o, communicationWindow: 4 })],
+    // Hermans (2017), ADAG's paper: the window about equal to the number of workers.
+    ['ADAG (window 2)', (o) => new trainers.ADAG({ ...o, communicationWindow: 2 })],
     ['DOWNPOUR', (o) => new trainers.DOWNPOUR(o)],
     ['DynSGD', (o) => new trainers.DynSGD(o)],
     ['AEASGD', (o) => new trainers.AEASGD(o)],
