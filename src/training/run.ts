@@ -30,7 +30,8 @@ export interface TrainingHistory {
 
 /** One `train()` call's directories and running tasks. */
 export class TrainingRun {
-  tasks: RunningTask[] = []
+  /** This round's worker tasks by worker id (sparse once a re-formed ring left a worker out). */
+  tasks: (RunningTask | undefined)[] = []
   /** The newest center variable written by the driver (averaging), if any. */
   center?: string
   /** Worker 0's model after the last whole epoch (lockstep runs re-form their ring from it). */
@@ -62,6 +63,6 @@ export class TrainingRun {
   }
 
   broadcast(message: DriverMessage): void {
-    for (const task of this.tasks) task.send(message as unknown as JsonValue)
+    for (const task of this.tasks) task?.send(message as unknown as JsonValue)
   }
 }

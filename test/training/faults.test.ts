@@ -130,6 +130,31 @@ test('AllReduce: a worker SIGKILLed in epoch 2 — the ring is re-formed with th
   assert.ok(acc > 0.65, `test accuracy ${acc}`)
 })
 
+test('EASGD: a worker SIGKILLed after the first epoch — the survivor goes on from the center checkpointed after it', async () => {
+  const pids = new Map<number, number>()
+  let killed = false
+  const trainer = new trainers.EASGD({
+    ...common(),
+    epochs: 2,
+    communicationWindow: 4,
+    callbacks: {
+      onWorkerStart: (worker, { pid }) => void pids.set(worker, pid),
+      onBatchEnd: (worker, batch) => {
+        if (!killed && trainer.history().averaged.length === 1 && worker === 0 && batch >= 10) {
+          killed = true
+          process.kill(pids.get(0)!, 'SIGKILL')
+        }
+      },
+    },
+  })
+  const model = await trainer.train(train)
+  assert.ok(killed)
+  const history = trainer.history()
+  assert.deepEqual(history.lostWorkers.map((lost) => lost.worker), [0], 'rank 0 itself can be lost: worker 1 becomes rank 0')
+  assert.deepEqual(history.averaged.map((e) => e.epoch), [0, 1])
+  assert.ok(accuracy(model) > 0.6, `test accuracy ${accuracy(model)}`)
+})
+
 test('an exception in a callback stops every worker and the parameter server; a second train() in the same process works', async () => {
   const pids: number[] = []
   const trainer = new trainers.ADAG({
