@@ -119,6 +119,18 @@ async function startAnchor(python: string, weights: string, workers: number, pro
   return { url, stop: stopper(child) }
 }
 
+/** What the sequential client measured (µs). */
+interface Sequential {
+  requests: number
+  perSecond: number
+  p50: number
+  p90: number
+  p99: number
+  p999: number
+}
+
+const sequentialClient = fileURLToPath(new URL('./lib/sequential-client.mjs', import.meta.url))
+
 /** Runs autocannon in its own process against one endpoint; bounded by `seconds`. */
 function load(url: string, bodyFile: string, connections: number, seconds: number): Promise<LoadResult> {
   const args = [autocannon, '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-i', bodyFile, '-j', url]
@@ -133,6 +145,18 @@ function load(url: string, bodyFile: string, connections: number, seconds: numbe
       const report = JSON.parse(out) as { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number; timeouts: number }
       resolve({ requestsPerSecond: report.requests.average, p50: report.latency.p50, p99: report.latency.p99, failed: report.non2xx + report.errors + report.timeouts })
     })
+  })
+}
+
+/** Sub-millisecond latency at concurrency 1: one keep-alive connection, one request at a time, in its own process. */
+function sequential(url: string, bodyFile: string, seconds: number): Promise<Sequential> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [sequentialClient, url, bodyFile, String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as Sequential) : reject(new Error(`sequential client exited ${code}: ${err}`))))
   })
 }
 
@@ -224,6 +248,7 @@ export async function run(): Promise<void> {
       console.log("anchor: uvicorn without httptools and uvloop (its 'standard' extras; Debian: python3-httptools python3-uvloop): not a fair anchor")
     } else console.log(`anchor: FastAPI + uvicorn (httptools, uvloop) + PyTorch from ${python}`)
     const rows: Row[] = []
+    const sequentialRows: { model: ModelKind; server: string; workers: number; result: Sequential }[] = []
     for (const workers of WORKERS) {
       const malt = await startMalt(repo, config, workers, probe)
       const anchor = python ? await startAnchor(python, weights, workers, probe) : undefined
@@ -242,6 +267,7 @@ export async function run(): Promise<void> {
               rows.push({ model, server: target.server, workers, batching: target.batching, concurrency, result })
               process.stderr.write('.')
             }
+            if (!target.batching) sequentialRows.push({ model, server: target.server, workers, result: await sequential(target.url, bodies[model], SECONDS) })
           }
         }
       } finally {
@@ -252,6 +278,12 @@ export async function run(): Promise<void> {
     process.stderr.write('\n')
     printTable(rows)
     if (python) printVerdicts(rows)
+    console.log('\nConcurrency 1, batching off, timed per request in µs (one keep-alive connection, requests one after another):')
+    console.log('model  server            workers    req/s     p50     p90     p99   p99.9')
+    for (const { model, server, workers, result } of sequentialRows) {
+      const cells = [result.perSecond, result.p50, result.p90, result.p99, result.p999].map((v) => v.toFixed(0).padStart(7))
+      console.log(`${model.padEnd(6)} ${server.padEnd(17)} ${String(workers).padStart(7)}  ${cells.join(' ')}`)
+    }
     console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
     tf.disposeVariables()
   } finally {
