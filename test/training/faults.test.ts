@@ -1,12 +1,11 @@
 // Faults in distributed training, with real processes: a worker SIGKILLed mid-training (an
 // asynchronous trainer goes on without it and keeps the center), and a train() interrupted by
 // Ctrl-C or by an exception in a callback (every process stops; a second train() works).
-import { before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type * as tfjs from '@tensorflow/tfjs'
-import { data, tf, trainers } from '../../src/index.js'
-import type { Row } from '../../src/data/types.js'
+import { trainers } from '../../src/index.js'
 import { useTempDir } from '../helpers/temp-dir.js'
+import { seededMlp, useFashion } from './fixtures/fashion.js'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -14,27 +13,10 @@ import { promisify } from 'node:util'
 const run = promisify(execFile)
 
 const temp = useTempDir()
-let train: Row[]
-let testX: tfjs.Tensor2D
-let testY: number[]
+const fashion = useFashion(6000)
+const accuracy = fashion.accuracy
 
-before(async () => {
-  train = await data.fashionMnist({ split: 'train' }).take(6000).toArray()
-  const rows = await data.fashionMnist({ split: 'test' }).take(1000).toArray()
-  testX = tf.tensor2d(rows.map((row) => Array.from(row.image)))
-  testY = rows.map((row) => row.label)
-})
-
-function mlp(): tfjs.LayersModel {
-  return tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 32, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })] })
-}
-
-function accuracy(model: tfjs.LayersModel): number {
-  const predicted = tf.tidy(() => (model.predict(testX) as tfjs.Tensor2D).argMax(1).dataSync())
-  return testY.filter((label, i) => predicted[i] === label).length / testY.length
-}
-
-const common = () => ({ model: mlp(), loss: 'categoricalCrossentropy', metrics: ['accuracy'], batchSize: 32, features: 'image', label: 'label', oneHot: 10, numWorkers: 2, epochs: 2, reportEvery: 1, home: temp.join('home') })
+const common = () => ({ model: seededMlp(32), loss: 'categoricalCrossentropy', metrics: ['accuracy'], batchSize: 32, features: 'image', label: 'label', oneHot: 10, numWorkers: 2, epochs: 2, reportEvery: 1, home: temp.join('home') })
 
 function alive(pid: number): boolean {
   try {
@@ -66,7 +48,7 @@ test('DOWNPOUR: a worker SIGKILLed mid-training; the other finishes and the cent
       },
     },
   })
-  const model = await trainer.train(train)
+  const model = await trainer.train(fashion.train())
   assert.ok(killed)
   const history = trainer.history()
   assert.deepEqual(history.lostWorkers.map((lost) => lost.worker), [1])
@@ -92,7 +74,7 @@ test('DynSGD: the parameter server SIGKILLed mid-training is restarted from its 
       },
     },
   })
-  const model = await trainer.train(train)
+  const model = await trainer.train(fashion.train())
   assert.ok(killed)
   assert.equal(servers.length, 2, 'started, then restarted once')
   assert.equal(servers[1].resumed, true)
@@ -120,7 +102,7 @@ test('AllReduce: a worker SIGKILLed in epoch 2 — the ring is re-formed with th
       },
     },
   })
-  const model = await trainer.train(train)
+  const model = await trainer.train(fashion.train())
   assert.ok(killed)
   const history = trainer.history()
   assert.deepEqual(history.lostWorkers.map((lost) => lost.worker), [1])
@@ -147,7 +129,7 @@ test('EASGD: a worker SIGKILLed after the first epoch — the survivor goes on f
       },
     },
   })
-  const model = await trainer.train(train)
+  const model = await trainer.train(fashion.train())
   assert.ok(killed)
   const history = trainer.history()
   assert.deepEqual(history.lostWorkers.map((lost) => lost.worker), [0], 'rank 0 itself can be lost: worker 1 becomes rank 0')
@@ -166,10 +148,10 @@ test('an exception in a callback stops every worker and the parameter server; a 
       },
     },
   })
-  await assert.rejects(trainer.train(train), /the callback failed/)
+  await assert.rejects(trainer.train(fashion.train()), /the callback failed/)
   assert.equal(pids.length, 2)
   await waitDead(pids)
-  const again = await new trainers.ADAG({ ...common(), epochs: 1 }).train(train)
+  const again = await new trainers.ADAG({ ...common(), epochs: 1 }).train(fashion.train())
   assert.ok(accuracy(again) > 0.4, 'the second run trains')
 })
 

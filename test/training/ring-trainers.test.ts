@@ -1,44 +1,21 @@
 // The synchronous trainers over a real ring all-reduce among worker processes, trained for real
 // on Fashion-MNIST: AllReduce (gradients averaged every step; the replicas stay identical) and
 // synchronous EASGD.
-import { before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type * as tfjs from '@tensorflow/tfjs'
-import { data, tf, trainers } from '../../src/index.js'
-import type { Row } from '../../src/data/types.js'
+import { tf, trainers } from '../../src/index.js'
 import { useTempDir } from '../helpers/temp-dir.js'
+import { seededMlp, useFashion } from './fixtures/fashion.js'
 
 const temp = useTempDir()
-let train: Row[]
-let testX: tfjs.Tensor2D
-let testY: number[]
+const fashion = useFashion(8000)
+const accuracy = fashion.accuracy
 
-before(async () => {
-  train = await data.fashionMnist({ split: 'train' }).take(8000).toArray()
-  const rows = await data.fashionMnist({ split: 'test' }).take(1000).toArray()
-  testX = tf.tensor2d(rows.map((row) => Array.from(row.image)))
-  testY = rows.map((row) => row.label)
-})
-
-function mlp(): tfjs.LayersModel {
-  return tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [784], units: 64, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
-      tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
-    ],
-  })
-}
-
-function accuracy(model: tfjs.LayersModel): number {
-  const predicted = tf.tidy(() => (model.predict(testX) as tfjs.Tensor2D).argMax(1).dataSync())
-  return testY.filter((label, i) => predicted[i] === label).length / testY.length
-}
-
-const common = () => ({ model: mlp(), loss: 'categoricalCrossentropy', metrics: ['accuracy'], batchSize: 64, features: 'image', label: 'label', oneHot: 10, numWorkers: 2, epochs: 2, home: temp.join('home') })
+const common = () => ({ model: seededMlp(), loss: 'categoricalCrossentropy', metrics: ['accuracy'], batchSize: 64, features: 'image', label: 'label', oneHot: 10, numWorkers: 2, epochs: 2, home: temp.join('home') })
 
 test('AllReduce: two workers average gradients every step; both replicas end identical and the model trains', async () => {
   const trainer = new trainers.AllReduce({ ...common(), fusionBytes: 64 * 1024 })
-  const model = await trainer.train(train)
+  const model = await trainer.train(fashion.train())
   const acc = accuracy(model)
   assert.ok(acc > 0.72, `test accuracy ${acc}`)
   const history = trainer.history()
@@ -48,14 +25,14 @@ test('AllReduce: two workers average gradients every step; both replicas end ide
 })
 
 test('EASGD (synchronous): workers meet every window over the ring and the center trains', async () => {
-  const model = await new trainers.EASGD({ ...common(), communicationWindow: 8 }).train(train)
+  const model = await new trainers.EASGD({ ...common(), communicationWindow: 8 }).train(fashion.train())
   const acc = accuracy(model)
   assert.ok(acc > 0.68, `test accuracy ${acc}`)
 })
 
 test('a lockstep trainer stops on target at an epoch barrier: both workers stop together, no ring is left waiting', async () => {
   const trainer = new trainers.AllReduce({ ...common(), epochs: 10, stopOnTarget: { metric: 'accuracy', value: 0.5 } })
-  await trainer.train(train)
+  await trainer.train(fashion.train())
   const history = trainer.history()
   assert.equal(history.averaged.length, 1, `stopped after the first epoch: ${JSON.stringify(history.averaged)}`)
   assert.ok(history.workers.every((w) => w.epochs.length === 1))
@@ -70,7 +47,7 @@ test('AllReduce with batch normalisation: the moving statistics are averaged, so
       tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }),
     ],
   })
-  const trained = await new trainers.AllReduce({ ...common(), model, epochs: 1 }).train(train)
+  const trained = await new trainers.AllReduce({ ...common(), model, epochs: 1 }).train(fashion.train())
   const acc = accuracy(trained)
   assert.ok(acc > 0.6, `test accuracy ${acc}`)
 })

@@ -1,50 +1,27 @@
 // The dist-keras trainers that need neither a parameter server nor a ring, trained for real on
 // Fashion-MNIST by worker processes: each must reach a sensible test accuracy, report live
 // metrics to the driver while it trains, and leave nothing running.
-import { before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type * as tfjs from '@tensorflow/tfjs'
-import { data, tf, trainers } from '../../src/index.js'
-import type { Row } from '../../src/data/types.js'
+import { data, trainers } from '../../src/index.js'
 import { useTempDir } from '../helpers/temp-dir.js'
+import { seededMlp, useFashion } from './fixtures/fashion.js'
 import { runMalt } from '../helpers/cli.js'
 import { ExperimentIndex } from '../../src/experiments/store/index-db.js'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const temp = useTempDir()
-let train: Row[]
-let testX: ReturnType<typeof tf.tensor2d>
-let testY: number[]
+const fashion = useFashion(8000)
+const accuracy = fashion.accuracy
 
-before(async () => {
-  train = await data.fashionMnist({ split: 'train' }).take(8000).toArray()
-  const rows = await data.fashionMnist({ split: 'test' }).take(1000).toArray()
-  testX = tf.tensor2d(rows.map((row) => Array.from(row.image)))
-  testY = rows.map((row) => row.label)
-})
-
-function mlp(): tfjs.LayersModel {
-  return tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [784], units: 64, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
-      tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
-    ],
-  })
-}
-
-function accuracy(model: { predict(x: ReturnType<typeof tf.tensor2d>): unknown }): number {
-  const predicted = tf.tidy(() => (model.predict(testX) as ReturnType<typeof tf.tensor2d>).argMax(1).dataSync())
-  return testY.filter((label, i) => predicted[i] === label).length / testY.length
-}
-
-const common = () => ({ model: mlp(), loss: 'categoricalCrossentropy', metrics: ['accuracy'], batchSize: 64, features: 'image', label: 'label', oneHot: 10, home: temp.join('home') })
+const common = () => ({ model: seededMlp(), loss: 'categoricalCrossentropy', metrics: ['accuracy'], batchSize: 64, features: 'image', label: 'label', oneHot: 10, home: temp.join('home') })
 
 test('SingleTrainer trains one worker on all the data; live batch and epoch metrics reach the driver', async () => {
   const batches: number[] = []
   const epochs: Record<string, number>[] = []
   const trainer = new trainers.SingleTrainer({ ...common(), epochs: 2, callbacks: { onBatchEnd: (_w, batch) => void batches.push(batch), onEpochEnd: (_e, logs) => void epochs.push(logs) } })
-  const model = await trainer.train(train)
+  const model = await trainer.train(fashion.train())
   const acc = accuracy(model)
   assert.ok(acc > 0.72, `test accuracy ${acc}`)
   assert.equal(epochs.length, 2)
@@ -58,7 +35,7 @@ test('SingleTrainer trains one worker on all the data; live batch and epoch metr
 
 test('AveragingTrainer: two workers, the model is the mean of the replicas after each epoch', async () => {
   const trainer = new trainers.AveragingTrainer({ ...common(), numWorkers: 2, epochs: 3 })
-  const model = await trainer.train(train)
+  const model = await trainer.train(fashion.train())
   const acc = accuracy(model)
   assert.ok(acc > 0.7, `test accuracy ${acc}`)
   const history = trainer.history()
@@ -67,7 +44,7 @@ test('AveragingTrainer: two workers, the model is the mean of the replicas after
 })
 
 test('EnsembleTrainer returns one independently trained model per worker', async () => {
-  const models = await new trainers.EnsembleTrainer({ ...common(), numWorkers: 2, epochs: 2 }).train(train)
+  const models = await new trainers.EnsembleTrainer({ ...common(), numWorkers: 2, epochs: 2 }).train(fashion.train())
   assert.equal(models.length, 2)
   const accs = models.map(accuracy)
   assert.ok(accs.every((acc) => acc > 0.65), `test accuracies ${accs}`)
@@ -76,14 +53,14 @@ test('EnsembleTrainer returns one independently trained model per worker', async
 
 test('stop on target: the run ends once the averaged metric reaches the target; no partial epoch is recorded', async () => {
   const trainer = new trainers.SingleTrainer({ ...common(), epochs: 20, stopOnTarget: { metric: 'accuracy', value: 0.7 } })
-  await trainer.train(train)
+  await trainer.train(fashion.train())
   const epochs = trainer.history().averaged.length
   assert.ok(epochs < 3, `stopped after ${epochs} epochs`)
   // Every recorded epoch is whole: the last one's batches are as many as the first's.
   const batches = (epoch: number) => trainer.history().workers[0].batches.filter((b) => b.epoch === epoch).length
   assert.equal(batches(epochs - 1), batches(0))
   const averaging = new trainers.AveragingTrainer({ ...common(), epochs: 20, stopOnTarget: { metric: 'accuracy', value: 0.6 } })
-  await averaging.train(train)
+  await averaging.train(fashion.train())
   assert.ok(averaging.history().averaged.length < 4, `averaging stopped after ${averaging.history().averaged.length} epochs`)
 })
 
@@ -91,7 +68,7 @@ test('a training run is an experiment run: index row, per-worker and center Tens
   const home = temp.join('recorded')
   const validationData = await data.fashionMnist({ split: 'test' }).skip(1000).take(500).toArray()
   const trainer = new trainers.AveragingTrainer({ ...common(), home, name: 'fashion-averaging', numWorkers: 2, epochs: 2, validationData })
-  await trainer.train(train)
+  await trainer.train(fashion.train())
   const id = trainer.experimentId
   assert.ok(id !== undefined && id > 0)
   const index = await ExperimentIndex.open(home)
@@ -119,7 +96,7 @@ test('a training run is an experiment run: index row, per-worker and center Tens
   assert.equal(exported.code, 0, exported.stderr)
   // A single worker's run has checkpoints too: worker 0 hands its model over after each epoch.
   const single = new trainers.SingleTrainer({ ...common(), home, epochs: 2 })
-  await single.train(train)
+  await single.train(fashion.train())
   const again = await ExperimentIndex.open(home)
   const singleDir = join(again.getExperiment(single.experimentId!)!.runDir, 'train')
   again.close()
@@ -131,9 +108,9 @@ test('validation data is evaluated after every epoch; the learning-rate scheme l
   // A large Adam step overshoots, so val_loss stops improving within a few epochs.
   const trainer = new trainers.SingleTrainer({ ...common(), learningRate: 0.05, epochs: 5, validationData: validation, learningRateScheme: { patience: 1, factor: 0.1 } })
   const epochs: Record<string, number>[] = []
-  await new trainers.SingleTrainer({ ...common(), epochs: 1, validationData: validation, callbacks: { onEpochEnd: (_e, logs) => void epochs.push(logs) } }).train(train)
+  await new trainers.SingleTrainer({ ...common(), epochs: 1, validationData: validation, callbacks: { onEpochEnd: (_e, logs) => void epochs.push(logs) } }).train(fashion.train())
   assert.ok(epochs[0].val_loss > 0 && epochs[0].val_acc > 0.5, `validation metrics reach the callbacks: ${JSON.stringify(epochs[0])}`)
-  await trainer.train(train)
+  await trainer.train(fashion.train())
   const history = trainer.history()
   assert.ok(history.averaged.every((e) => Number.isFinite(e.val_loss)), JSON.stringify(history.averaged))
   assert.ok(history.learningRates.length >= 1, `the rate was lowered: ${JSON.stringify(history.averaged.map((e) => e.val_loss))}`)
