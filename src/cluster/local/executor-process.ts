@@ -176,6 +176,9 @@ export class ExecutorProcess {
       return
     }
     task.killed ??= { reason, message }
+    // Dying now: the task may still settle from a report already on its way before the signal
+    // lands, and the process must not take the next task (the SIGKILL would kill that one).
+    this.doomed = true
     this.signal('SIGKILL')
   }
 
