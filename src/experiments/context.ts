@@ -69,6 +69,17 @@ export interface ContextSetup {
 
 const CHECKPOINT_PREFIX = 'ckpt-'
 
+/**
+ * Saves `model` as the directory `target`, replacing what was there: written under `temporary`
+ * first and renamed, so a reader never sees half a model.
+ */
+export async function saveModelReplacing(model: tfjs.LayersModel, target: string, temporary: string): Promise<void> {
+  await rm(temporary, { recursive: true, force: true })
+  await model.save(`file://${temporary}`)
+  await rm(target, { recursive: true, force: true })
+  await rename(temporary, target)
+}
+
 /** Builds a context; `stop()` on the returned handle makes `shouldStop()` true; `flush()` waits for pending writes. */
 export function createTrialContext(setup: ContextSetup): { ctx: TrialContext; stop(): void; flush(): Promise<void>; lastStep(): number } {
   let stopRequested = false
@@ -151,10 +162,7 @@ export function createTrialContext(setup: ContextSetup): { ctx: TrialContext; st
     async saveModel(model) {
       await loadTf()
       const target = join(setup.trialDir, 'model')
-      const temporary = join(setup.trialDir, `.tmp-model-a${setup.attempt}-${process.pid}`)
-      await model.save(`file://${temporary}`)
-      await rm(target, { recursive: true, force: true })
-      await rename(temporary, target)
+      await saveModelReplacing(model, target, join(setup.trialDir, `.tmp-model-a${setup.attempt}-${process.pid}`))
       return target
     },
   }

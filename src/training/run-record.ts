@@ -4,11 +4,12 @@
 // center after every epoch where the algorithm has one, and the final model in `model/` — so
 // `malt experiments list/show`, TensorBoard and `malt models export --experiment ID` work on it.
 import { hostname } from 'node:os'
-import { mkdir, rename, rm } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type * as tfjs from '@tensorflow/tfjs'
 import { MaltError } from '../errors.js'
 import { bestTrial } from '../experiments/best.js'
+import { saveModelReplacing } from '../experiments/context.js'
 import type { ExperimentRecord, ExperimentState, TrialRecord } from '../experiments/records.js'
 import { ExperimentIndex } from '../experiments/store/index-db.js'
 import { RunStore } from '../experiments/store/run-store.js'
@@ -108,12 +109,8 @@ export class TrainingRecorder {
   async checkpoint(model: tfjs.LayersModel, epoch: number): Promise<string> {
     const dir = join(this.trialDir, 'checkpoints')
     const target = join(dir, `ckpt-${epoch}`)
-    const temporary = join(dir, `.ckpt-${epoch}.tmp`)
     await mkdir(dir, { recursive: true })
-    await rm(temporary, { recursive: true, force: true })
-    await model.save(`file://${temporary}`)
-    await rm(target, { recursive: true, force: true })
-    await rename(temporary, target)
+    await saveModelReplacing(model, target, join(dir, `.ckpt-${epoch}.tmp`))
     this.checkpoints++
     return target
   }

@@ -6,6 +6,7 @@
 // each epoch, with the next block read while the current one trains (prefetch).
 import { open, readFile, writeFile, type FileHandle } from 'node:fs/promises'
 import { MaltError, describeValue } from '../errors.js'
+import { SeededRandom } from '../util/random.js'
 import type { Dataset } from '../data/dataset.js'
 import type { Row } from '../data/types.js'
 
@@ -79,7 +80,7 @@ async function write(file: FileHandle, data: Float32Array): Promise<void> {
  * one pass, each round of `count` rows in a random order of the shards (seeded by `seed`). Every shard gets at least one row or the call fails (too few rows for the workers).
  */
 export async function writeShards(data: Dataset<Row> | Iterable<Row> | AsyncIterable<Row>, count: number, prefix: string, columns: ShardColumns, seed = 42, what = 'training data'): Promise<ShardMeta[]> {
-  const next = random(seed)
+  const random = new SeededRandom(seed)
   let round: number[] = []
   const featureColumns = Array.isArray(columns.features) ? columns.features : [columns.features]
   const files: FileHandle[] = []
@@ -96,7 +97,7 @@ export async function writeShards(data: Dataset<Row> | Iterable<Row> | AsyncIter
         pending = Array.from({ length: count }, () => new Float32Array(ROWS_PER_WRITE * (width + 1)))
         fill = new Array<number>(count).fill(0)
       }
-      if (rowNumber % count === 0) round = shuffled(count, next)
+      if (rowNumber % count === 0) round = shuffled(count, random)
       const shard = round[rowNumber % count]
       writeRecord(row, rowNumber, featureColumns, columns.label, pending[shard], fill[shard] * (width + 1), width, what)
       rowNumber++
@@ -122,22 +123,10 @@ export async function readShardMeta(prefix: string, index: number): Promise<Shar
   return JSON.parse(await readFile(`${prefix}-${index}.json`, 'utf8')) as ShardMeta
 }
 
-/** A small seeded generator (mulberry32) for the block and row order of an epoch. */
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-function shuffled(count: number, next: () => number): number[] {
+function shuffled(count: number, random: SeededRandom): number[] {
   const order = Array.from({ length: count }, (_, i) => i)
   for (let i = count - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1))
+    const j = random.nextInt(i + 1)
     ;[order[i], order[j]] = [order[j], order[i]]
   }
   return order
@@ -152,8 +141,8 @@ export async function* shardBatches(prefix: string, index: number, meta: ShardMe
   const record = meta.featureWidth + meta.labelWidth
   const file = await open(`${prefix}-${index}.bin`, 'r')
   try {
-    const next = random(seed)
-    const blocks = shuffled(Math.ceil(meta.rows / blockRows), next)
+    const random = new SeededRandom(seed)
+    const blocks = shuffled(Math.ceil(meta.rows / blockRows), random)
     const readBlock = async (block: number): Promise<Float32Array> => {
       const rows = Math.min(blockRows, meta.rows - block * blockRows)
       const data = new Float32Array(rows * record)
@@ -172,7 +161,7 @@ export async function* shardBatches(prefix: string, index: number, meta: ShardMe
     for (let b = 0; b < blocks.length; b++) {
       const data = await ahead!
       ahead = b + 1 < blocks.length ? readBlock(blocks[b + 1]) : undefined
-      for (const row of shuffled(data.length / record, next)) {
+      for (const row of shuffled(data.length / record, random)) {
         batch.features.set(data.subarray(row * record, row * record + meta.featureWidth), batch.rows * meta.featureWidth)
         batch.labels.set(data.subarray(row * record + meta.featureWidth, (row + 1) * record), batch.rows * meta.labelWidth)
         if (++batch.rows === batchSize) {
